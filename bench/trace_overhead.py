@@ -35,7 +35,7 @@ def measure(name: str, repeats: int = 50) -> dict:
     trace = m.trace(text, target=target)
     sources = None
     if m.architecture != "decoder-only":
-        sources = [m._source(text)[0]]
+        sources = [m._source(text)[0].ids]
     targets = None
     if m.architecture != "encoder-only":
         targets = [[m.tokenizer.bos_id] + m.tokenizer.ids(target if target is not None else text)]

@@ -22,6 +22,14 @@ def available() -> list[str]:
     return [name for name in BUILTIN_NAMES if checkpoint_path(name, "final").exists()]
 
 
+def weights_version(name: str) -> int:
+    """Changes whenever a model's final weights are rebuilt: a cache key for the app."""
+    try:
+        return checkpoint_path(name, "final").stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
 def load(name: str, snapshot: str = "final", device: str = "auto") -> BuiltinModel:
     """A model by name: a built-in one (with a training snapshot), on CUDA when present."""
     if name in BUILTIN_NAMES:
@@ -31,4 +39,4 @@ def load(name: str, snapshot: str = "final", device: str = "auto") -> BuiltinMod
 
 __all__ = ["AttentionRecord", "BuiltinModel", "DEFAULT_MODEL", "GenerationStep", "ModelLoadError",
            "SNAPSHOTS", "Trace", "Transformer", "TransformerConfig", "attention", "attention_stages",
-           "available", "causal_mask", "load", "padding_mask", "worked_example"]
+           "available", "causal_mask", "load", "padding_mask", "weights_version", "worked_example"]

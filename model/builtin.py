@@ -118,21 +118,27 @@ class BuiltinModel:
 
     # ---- preparing inputs -----------------------------------------------------------------
 
-    def _source(self, text: str) -> tuple[list[int], list[str], int]:
-        """Encoder input ids and labels (ending in <eos> for an encoder-decoder), and how many
-        tokens were cut to fit max_len."""
+    def _source(self, text: str) -> tuple[Encoded, int]:
+        """Encoder input (ending in <eos> for an encoder-decoder), and how many tokens were cut
+        to fit max_len."""
         encoded = self.tokenizer.encode(text)
         room = self.max_len - (1 if self.architecture == "encoder-decoder" else 0)
         cut = max(0, len(encoded.ids) - room)
-        ids, tokens = encoded.ids[:room], encoded.tokens[:room]
+        ids, tokens, unknown = encoded.ids[:room], encoded.tokens[:room], encoded.unknown[:room]
         if self.architecture == "encoder-decoder":
-            ids, tokens = ids + [self.tokenizer.eos_id], tokens + ["<eos>"]
-        return ids, tokens, cut
+            ids, tokens, unknown = ids + [self.tokenizer.eos_id], tokens + ["<eos>"], unknown + [False]
+        return Encoded(ids, tokens, unknown), cut
 
-    def _decoder_input(self, encoded: Encoded, room: int) -> tuple[list[int], list[str], int]:
+    def _decoder_input(self, encoded: Encoded, room: int) -> tuple[Encoded, int]:
         """<bos> + the tokens, cut to `room` tokens after <bos>."""
         cut = max(0, len(encoded.ids) - room)
-        return ([self.tokenizer.bos_id] + encoded.ids[:room], ["<bos>"] + encoded.tokens[:room], cut)
+        return Encoded([self.tokenizer.bos_id] + encoded.ids[:room], ["<bos>"] + encoded.tokens[:room],
+                       [False] + encoded.unknown[:room]), cut
+
+    def _from_ids(self, ids: Sequence[int]) -> Encoded:
+        """Generated ids as an Encoded (labels from the vocabulary), without the final <eos>."""
+        ids = [int(t) for t in ids if t != self.tokenizer.eos_id]
+        return Encoded(ids, [self.tokenizer.token(t) for t in ids], [t == self.tokenizer.unk_id for t in ids])
 
     def _pad(self, rows: Sequence[list[int]], length: int) -> torch.Tensor:
         pad = self.tokenizer.pad_id
@@ -196,6 +202,10 @@ class BuiltinModel:
     def _labels(tokens: list[str], length: int) -> list[str]:
         return tokens + ["<pad>"] * (length - len(tokens))
 
+    @staticmethod
+    def _labels_flags(flags: list[bool], length: int) -> list[bool]:
+        return flags + [False] * (length - len(flags))
+
     # ---- greedy decoding ------------------------------------------------------------------
 
     @torch.no_grad()
@@ -206,14 +216,14 @@ class BuiltinModel:
             raise ValueError("an encoder-only model does not generate")
         eos = self.tokenizer.eos_id
         if self.architecture == "encoder-decoder":
-            sources = [self._source(t)[0] for t in texts]
+            sources = [self._source(t)[0].ids for t in texts]
             src = self._pad(sources, max(map(len, sources)))
             memory = self.net.encode(src)
             prefixes = [[self.tokenizer.bos_id] for _ in texts]
             limit = self.max_len - 1
         else:
             src = memory = None
-            prefixes = [self._decoder_input(self.tokenizer.encode(t), self.max_len - 1)[0] for t in texts]
+            prefixes = [list(self._decoder_input(self.tokenizer.encode(t), self.max_len - 1)[0].ids) for t in texts]
             limit = self.max_len - max(map(len, prefixes))
         if max_new_tokens is not None:
             limit = min(limit, max_new_tokens)
@@ -258,62 +268,60 @@ class BuiltinModel:
         targets = list(targets) if targets is not None else [None] * len(texts)
         tok = self.tokenizer
         arch = self.architecture
-        sources, source_tokens, decoder_ids, decoder_tokens, cuts = [], [], [], [], []
+        sources: list[Encoded] = []
+        decoder: list[Encoded] = []
+        cuts, generated_from = [], []
         if arch == "encoder-decoder":
             missing = [i for i, t in enumerate(targets) if t is None]
-            generated = self.greedy([texts[i] for i in missing]) if missing else []
-            for i, ids in zip(missing, generated):
-                targets[i] = ids   # generated ids, kept as ids so specials survive exactly
-            for text, target in zip(texts, targets):
-                ids, labels, cut = self._source(text)
-                if isinstance(target, str):
-                    encoded = tok.encode(target)
-                else:
-                    encoded = Encoded([t for t in target if t != tok.eos_id],
-                                      [tok.token(t) for t in target if t != tok.eos_id], [])
-                dec_ids, dec_labels, target_cut = self._decoder_input(encoded, self.max_len - 1)
-                sources.append(ids); source_tokens.append(labels)
-                decoder_ids.append(dec_ids); decoder_tokens.append(dec_labels)
-                cuts.append(cut + target_cut)
+            limit = max_new_tokens if max_new_tokens > 0 else None
+            generated = dict(zip(missing, self.greedy([texts[i] for i in missing], limit))) if missing else {}
+            for i, (text, target) in enumerate(zip(texts, targets)):
+                source, cut = self._source(text)
+                given = tok.encode(target) if i not in generated else self._from_ids(generated[i])
+                dec, target_cut = self._decoder_input(given, self.max_len - 1)
+                sources.append(source); decoder.append(dec); cuts.append(cut + target_cut)
+                generated_from.append(1 if i in generated and len(dec.ids) > 1 else None)
         elif arch == "decoder-only":
             continuations = self.greedy(texts, max_new_tokens) if max_new_tokens > 0 else [[] for _ in texts]
             for text, continuation in zip(texts, continuations):
-                encoded = tok.encode(text)
-                dec_ids, dec_labels, cut = self._decoder_input(encoded, self.max_len - 1)
-                dec_ids = dec_ids + continuation
-                dec_labels = dec_labels + [tok.token(t) for t in continuation]
-                decoder_ids.append(dec_ids); decoder_tokens.append(dec_labels); cuts.append(cut)
-            sources = None
+                prompt, cut = self._decoder_input(tok.encode(text), self.max_len - 1)
+                new = self._from_ids(continuation)
+                decoder.append(Encoded(prompt.ids + new.ids, prompt.tokens + new.tokens,
+                                       prompt.unknown + new.unknown))
+                cuts.append(cut)
+                generated_from.append(len(prompt.ids) if new.ids else None)
         else:
             for text in texts:
-                ids, labels, cut = self._source(text)
-                sources.append(ids); source_tokens.append(labels); cuts.append(cut)
-            decoder_ids = None
+                source, cut = self._source(text)
+                sources.append(source); cuts.append(cut); generated_from.append(None)
 
-        logits, raw = self._run(sources, decoder_ids, record=True,
+        logits, raw = self._run([e.ids for e in sources] or None, [e.ids for e in decoder] or None,
+                                record=True,
                                 pad_source_to=pad_to if arch != "decoder-only" else 0,
                                 pad_target_to=pad_to if arch == "decoder-only" else 0)
+        n_src = raw[0].stages.weights.shape[-1] if sources else 0   # raw[0] is an encoder record
+        n_tgt = logits.shape[1] if decoder else 0
         traces = []
         for b, text in enumerate(texts):
-            n_src = raw[0].stages.weights.shape[-1] if sources is not None else 0
-            src_labels = self._labels(source_tokens[b], n_src) if sources is not None else []
-            n_tgt = logits.shape[1] if decoder_ids is not None else 0
-            tgt_labels = self._labels(decoder_tokens[b], n_tgt) if decoder_ids is not None else []
-            real = len(decoder_ids[b]) if decoder_ids is not None else len(sources[b])
-            predictions = self._top(logits[b, :real])
+            src = sources[b] if sources else Encoded([], [], [])
+            dec = decoder[b] if decoder else Encoded([], [], [])
+            src_labels, tgt_labels = self._labels(src.tokens, n_src), self._labels(dec.tokens, n_tgt)
+            predictions = self._top(logits[b, :len(dec.ids) if decoder else len(src.ids)])
             if arch == "encoder-decoder":
-                output = tok.decode(decoder_ids[b][1:])
+                output = tok.decode(dec.ids[1:])
             elif arch == "decoder-only":
-                output = tok.decode(continuations[b])
+                output = tok.decode(dec.ids[generated_from[b]:]) if generated_from[b] else ""
             else:
                 output = "".join(predictions[i][0][0] if label == MASK else label
-                                 for i, label in enumerate(source_tokens[b]))
+                                 for i, label in enumerate(src.tokens))
             traces.append(Trace(
                 model_name=self.name, architecture=arch,
                 records=self._records(raw, b, src_labels, tgt_labels),
                 source_tokens=src_labels, target_tokens=tgt_labels,
                 output_text=output, predictions=predictions, truncated=cuts[b],
-                text=text, target=targets[b] if isinstance(targets[b], str) else None))
+                text=text, target=targets[b], generated_from=generated_from[b],
+                source_unknown=self._labels_flags(src.unknown, n_src),
+                target_unknown=self._labels_flags(dec.unknown, n_tgt)))
         return traces
 
     def generate_steps(self, text: str, max_new_tokens: int = 20) -> list[GenerationStep]:
@@ -323,12 +331,14 @@ class BuiltinModel:
             raise ValueError("an encoder-only model does not generate")
         tok = self.tokenizer
         if self.architecture == "encoder-decoder":
-            src_ids, src_labels, _ = self._source(text)
+            source, _ = self._source(text)
+            src_ids, src_labels = source.ids, source.tokens
             prefix, labels = [tok.bos_id], ["<bos>"]
             room = self.max_len - 1
         else:
             src_ids, src_labels = None, []
-            prefix, labels, _ = self._decoder_input(tok.encode(text), self.max_len - 1)
+            prompt, _ = self._decoder_input(tok.encode(text), self.max_len - 1)
+            prefix, labels = list(prompt.ids), list(prompt.tokens)
             room = self.max_len - len(prefix)
         steps = []
         for index in range(min(max_new_tokens, room)):

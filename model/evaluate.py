@@ -28,11 +28,13 @@ def seq2seq_exact_match(model, task: str, n: int = 500, seed: int = EVAL_SEED, b
 
 
 def reverse_alignment(model, n: int = 200, seed: int = EVAL_SEED) -> np.ndarray:
-    """[layer, head]: share of output characters of `reverse:` whose producing query row puts its
-    largest cross-attention weight on the mirrored source character.
+    """[layer, head]: share of the output characters of `reverse:` whose row of cross-attention
+    puts its largest weight on the mirrored source character.
 
-    Output character i (= s[L-1-i]) is predicted at decoder position i, and the mirrored source
-    character sits at source position len("reverse: ") + L-1-i.
+    The row of an output character is the decoder position that holds it (output character i,
+    = s[L-1-i], sits at decoder position i+1 after <bos>), as the app labels its rows; the
+    mirrored source character sits at source position len("reverse: ") + L-1-i. A head that
+    does this draws the anti-diagonal of the reverse task.
     """
     rng = random.Random(f"{seed}-alignment")
     inputs = [random_task_input(rng, "heldout") for _ in range(n)]
@@ -44,10 +46,11 @@ def reverse_alignment(model, n: int = 200, seed: int = EVAL_SEED) -> np.ndarray:
         traces = model.trace_batch([f"reverse: {s}" for s in chunk], [s[::-1] for s in chunk])
         for s, trace in zip(chunk, traces):
             L = len(s)
-            rows = np.arange(L)
-            mirrored = offset + L - 1 - rows
+            output_index = np.arange(L)
+            rows = output_index + 1
+            mirrored = offset + L - 1 - output_index
             for layer in range(model.n_layers):
-                weights = trace.get("cross", layer).weights[:, :L, :]   # [head, L, k_pos]
+                weights = trace.get("cross", layer).weights[:, rows, :]   # [head, L, k_pos]
                 hits[layer] += (weights.argmax(-1) == mirrored[None]).sum(-1)
             total += L
     return hits / total

@@ -6,7 +6,7 @@ numpy, for a single sequence (no batch axis). Views are drawn from these records
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -61,9 +61,15 @@ class Trace:
     # Per decoder-input position (per source position for encoder-only models): the top-5
     # next-token (or masked-token) candidates as (token, probability) pairs.
     predictions: list[list[tuple[str, float]]] = field(default_factory=list)
-    truncated: int = 0          # characters/tokens dropped because the input was too long
+    truncated: int = 0          # tokens dropped (source and target together) to fit max_len
     text: str = ""              # the input as given
     target: Optional[str] = None  # the target as given (None: generated)
+    # First decoder-input position that holds a generated token (None: nothing generated), so a
+    # view can mark where the prompt or the given target ends.
+    generated_from: Optional[int] = None
+    # Parallel to source_tokens / target_tokens: True where the model saw <unk> for that label.
+    source_unknown: list[bool] = field(default_factory=list)
+    target_unknown: list[bool] = field(default_factory=list)
 
     def get(self, kind: str, layer: int) -> AttentionRecord:
         """The record of one kind ("encoder", "decoder", "cross") and 0-based layer."""
@@ -72,6 +78,10 @@ class Trace:
                 return record
         have = sorted({(r.kind, r.layer) for r in self.records})
         raise KeyError(f"no {kind!r} record for layer {layer}; this trace has {have}")
+
+    def records_of(self, kind: str) -> list[AttentionRecord]:
+        """The records of one kind, by layer."""
+        return sorted((r for r in self.records if r.kind == kind), key=lambda r: r.layer)
 
     def kinds(self) -> list[str]:
         """The attention kinds present, in forward order."""
@@ -101,6 +111,8 @@ class Trace:
             "source_tokens": self.source_tokens, "target_tokens": self.target_tokens,
             "output_text": self.output_text, "predictions": self.predictions,
             "truncated": self.truncated, "text": self.text, "target": self.target,
+            "generated_from": self.generated_from, "source_unknown": self.source_unknown,
+            "target_unknown": self.target_unknown,
             "records": meta_records,
         }
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
@@ -124,4 +136,5 @@ class Trace:
                    records=records, source_tokens=meta["source_tokens"],
                    target_tokens=meta["target_tokens"], output_text=meta["output_text"],
                    predictions=predictions, truncated=meta["truncated"],
-                   text=meta["text"], target=meta["target"])
+                   text=meta["text"], target=meta["target"], generated_from=meta["generated_from"],
+                   source_unknown=meta["source_unknown"], target_unknown=meta["target_unknown"])

@@ -113,8 +113,8 @@ def measure_bert(model: BuiltinModel) -> dict:
 RECIPES = {
     "toy-seq2seq": Recipe(
         TransformerConfig("encoder-decoder", len(TOKENIZER), d_model=128, n_heads=4, n_layers=3,
-                          d_ff=512, max_len=64),
-        steps=4000, batch_size=64, lr=1e-3, warmup=200, make_batch=seq2seq_batch, measure=measure_seq2seq),
+                          d_ff=256, max_len=64),
+        steps=6000, batch_size=64, lr=1e-3, warmup=200, make_batch=seq2seq_batch, measure=measure_seq2seq),
     "toy-gpt": Recipe(
         TransformerConfig("decoder-only", len(TOKENIZER), d_model=128, n_heads=4, n_layers=2,
                           d_ff=512, max_len=GPT_CONTEXT + 1),
@@ -200,9 +200,12 @@ def main() -> None:
     parser.add_argument("name", choices=sorted(RECIPES))
     parser.add_argument("--steps", type=int, default=None, help="override the recipe (for quick trials)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     parser.add_argument("--measure-only", action="store_true",
                         help="only re-measure the stored final weights and update the card")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.measure_only:
         measure(args.name)
     else:

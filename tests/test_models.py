@@ -197,3 +197,22 @@ def test_snapshots_load_and_differ():
     assert not np.allclose(weights["untrained"], weights["final"])
     with pytest.raises(ValueError, match="snapshot"):
         model.load("toy-gpt", snapshot="latest")
+
+
+def test_trace_marks_generated_tokens_and_unknown_characters():
+    gpt = model.load("toy-gpt")
+    trace = gpt.trace("你a", max_new_tokens=3)
+    assert trace.generated_from == 3 and len(trace.target_tokens) == 6
+    assert trace.target_unknown[:3] == [False, True, False]
+    assert trace.output_text == "".join(trace.target_tokens[3:])
+    assert gpt.trace("abc").generated_from is None
+    seq = model.load("toy-seq2seq")
+    assert seq.trace("copy: ab").generated_from == 1
+    assert seq.trace("copy: ab", target="ab").generated_from is None
+    bert = model.load("toy-bert").trace("x🙂[MASK]")
+    assert bert.source_unknown == [False, True, False] and bert.source_tokens[1] == "🙂"
+
+
+def test_encoder_decoder_generation_respects_max_new_tokens():
+    trace = model.load("toy-seq2seq").trace("copy: abcdefgh", max_new_tokens=3)
+    assert len(trace.target_tokens) == 4 and trace.generated_from == 1

@@ -1,0 +1,148 @@
+"""The running app in Debian's Chromium: charts paint, no console errors, typed markup stays text."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+PAYLOAD = '<img src=x onerror="window.__pwned=1">'
+STARTUP_SECONDS = 120   # streamlit imports torch on the first page load; CI machines are slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """`streamlit run app.py` on a free loopback port; yields its URL once /_stcore/health answers."""
+    port = free_port()
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"streamlit-{port}.log", "w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.fileWatcherType", "none", "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not answer {url}/_stcore/health within {STARTUP_SECONDS} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); "
+                    "these tests never download a browser")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def errors():
+    """Console errors and uncaught page exceptions of the test's page."""
+    return []
+
+
+@pytest.fixture
+def page(server, browser, errors):
+    """A fresh page on the app."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server)
+    yield page
+    context.close()
+
+
+def wait_for_charts(page, count: int) -> None:
+    """Until `count` plotly charts have painted and Streamlit is no longer running the script."""
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .svg-container').length >= {count}",
+                           timeout=STARTUP_SECONDS * 1000)
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+
+
+def screenshot(page, name: str) -> None:
+    """A full-page PNG: Streamlit scrolls inside its own container, so grow the viewport first."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = page.evaluate("document.querySelector('[data-testid=stMain]')?.scrollHeight || 1000")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 50, 12000)})
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_default_page_paints_overviews_and_heatmaps(page, errors):
+    # toy-seq2seq: encoder, decoder and cross attention, each an overview image and a heatmap
+    wait_for_charts(page, 6)
+    assert page.locator(".js-plotly-plot").count() == 6
+    # trace layers only: the detail heatmap's mask hatch is a layout image elsewhere
+    assert page.locator(".js-plotly-plot .overplot .imagelayer image").count() == 3, "one image per overview"
+    assert page.locator(".js-plotly-plot .overplot .heatmaplayer image").count() == 3
+    assert page.get_by_text("Generated output").count() == 1
+    screenshot(page, "default")
+
+    # the head picker lives in a fragment: only that heatmap is redrawn
+    head_picker = page.locator("[data-testid=stRadio]").filter(has_text="Head").first
+    head_picker.get_by_text("2", exact=True).click()
+    page.wait_for_function("[...document.querySelectorAll('.gtitle')].some("
+                           "t => t.textContent.startsWith('encoder attention · layer 0 · head 2'))",
+                           timeout=60_000)
+    assert page.locator(".js-plotly-plot").count() == 6
+    assert errors == []
+
+
+def test_typed_markup_is_text_not_html(page, errors):
+    wait_for_charts(page, 6)
+    box = page.get_by_label("Text", exact=True)
+    box.fill(PAYLOAD)
+    box.press("Enter")
+    # the encoder heatmap's first key label becomes the literal "<" of the payload
+    page.wait_for_function(
+        "[...document.querySelectorAll('.xtick text')].some(t => t.textContent === '<')",
+        timeout=60_000)
+    wait_for_charts(page, 6)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator('img[src="x"]').count() == 0
+    assert box.input_value() == PAYLOAD
+    ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
+    for char in '<img=x">':
+        assert char in ticks, f"{char!r} should be a literal tick label"
+    screenshot(page, "markup")
+    assert errors == []

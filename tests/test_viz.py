@@ -1,0 +1,184 @@
+"""viz/: figures from tiny hand-made AttentionRecords (numpy only, no model, no torch forward)."""
+import base64
+import io
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+from PIL import Image
+
+import viz
+from model.trace import AttentionRecord
+from viz import colors
+from viz.overview import GAP_PIXELS, cell_pixels
+
+
+def make_record(kind="encoder", layer=0, n_heads=2, query_tokens=("a", "b", "c"), key_tokens=None,
+                causal=False, seed=0, d_head=4, pad_rows=()):
+    """softmax(q·k/√d, masked) by hand: the same invariant the model layer guarantees."""
+    key_tokens = list(query_tokens if key_tokens is None else key_tokens)
+    nq, nk = len(query_tokens), len(key_tokens)
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((n_heads, nq, d_head)).astype(np.float32)
+    k = rng.standard_normal((n_heads, nk, d_head)).astype(np.float32)
+    v = rng.standard_normal((n_heads, nk, d_head)).astype(np.float32)
+    scores = q @ k.transpose(0, 2, 1)                                    # [head, q, k]
+    scale = 1 / np.sqrt(d_head)
+    allowed = np.tril(np.ones((nq, nk), bool)) if causal else np.ones((nq, nk), bool)
+    for row in pad_rows:
+        allowed[row] = False
+    logits = np.where(allowed, scores * scale, -np.inf)
+    top = np.max(np.where(allowed, logits, -1e30), axis=-1, keepdims=True)
+    exp = np.where(allowed, np.exp(logits - top), 0)
+    weights = (exp / np.maximum(exp.sum(-1, keepdims=True), 1e-30)).astype(np.float32)
+    return AttentionRecord(kind=kind, layer=layer, query_tokens=list(query_tokens), key_tokens=key_tokens,
+                           q=q, k=k, v=v, scores=scores.astype(np.float32), scale=float(scale), bias=None,
+                           allowed=allowed, weights=weights, context=(weights @ v).astype(np.float32))
+
+
+def spec(fig):
+    """What the browser receives: the figure's JSON."""
+    return json.loads(fig.to_json())
+
+
+def decode_png(uri):
+    assert uri.startswith("data:image/png;base64,")
+    return np.array(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+
+
+# ---- the detail heatmap -----------------------------------------------------------------------
+
+def test_heatmap_shape_dtype_and_binary_payload():
+    record = make_record(n_heads=3, query_tokens=list("abcd"), key_tokens=list("xyzuvw"), kind="cross")
+    fig = viz.head_heatmap(record, head=2)
+    assert len(fig.data) == 1 and isinstance(fig.data[0], go.Heatmap)
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (4, 6) and z.dtype == np.float32
+    np.testing.assert_allclose(z, record.weights[2])
+    sent = spec(fig)["data"][0]["z"]
+    # float32 travels as a binary typed array, not as JSON numbers
+    assert sent["dtype"] == "f4" and "bdata" in sent
+
+
+def test_heatmap_rows_are_queries_at_the_top_and_labels_are_tokens():
+    record = make_record(query_tokens=["<bos>", "你", "好", " ", "😀"], key_tokens=["世", "界", "l", "l"],
+                         kind="cross")
+    layout = spec(viz.head_heatmap(record, 0))["layout"]
+    assert layout["yaxis"]["ticktext"] == ["&lt;bos&gt;", "你", "好", "␣", "😀"]
+    assert layout["xaxis"]["ticktext"] == ["世", "界", "l", "l"]
+    # repeated tokens ("l", "l") must stay separate columns on a categorical axis
+    assert len(set(layout["xaxis"]["tickvals"])) == 4
+    y_range = layout["yaxis"]["range"]
+    assert y_range[0] > y_range[1], "row 0 (first query) must be drawn at the top"
+    data = spec(viz.head_heatmap(record, 0))["data"][0]
+    assert data["y"] == layout["yaxis"]["tickvals"] and data["x"] == layout["xaxis"]["tickvals"]
+    assert "%{y}" in data["hovertemplate"] and "%{x}" in data["hovertemplate"] and "%{z" in data["hovertemplate"]
+
+
+def test_markup_in_tokens_is_escaped_everywhere():
+    record = make_record(query_tokens=["<script>", "a&b", '"q"'], key_tokens=["<b>", "x", "<img src=x>"])
+    fig_text = json.dumps(spec(viz.head_heatmap(record, 0)), ensure_ascii=False)
+    assert "&lt;script&gt;" in fig_text and "a&amp;b" in fig_text and '\\"q\\"' in fig_text
+    for raw in ("<script>", "<b>", "<img"):
+        assert raw not in fig_text
+
+
+def test_masked_cells_are_nan_and_hatched():
+    record = make_record(kind="decoder", causal=True, query_tokens=list("abcd"), pad_rows=(3,))
+    fig = viz.head_heatmap(record, 1)
+    z = np.asarray(fig.data[0].z)
+    np.testing.assert_array_equal(np.isnan(z), ~record.allowed)
+    assert np.all(np.isnan(z[3])), "a fully masked (padding) row has no values, not zeros"
+    assert len(fig.layout.images) == 1 and fig.layout.images[0].layer == "below"
+    assert "masked" in fig.layout.title.subtitle.text
+    unmasked = viz.head_heatmap(make_record(), 0)
+    assert len(unmasked.layout.images) == 0
+
+
+@pytest.mark.parametrize("stage", viz.STAGES)
+def test_every_stage_and_its_colour_range(stage):
+    record = make_record(kind="decoder", causal=True, query_tokens=list("abcde"), n_heads=5)
+    fig = viz.head_heatmap(record, 4, stage=stage)
+    z = np.asarray(fig.data[0].z)
+    expected = {"scores": record.scores[4], "scaled": record.scores[4] * record.scale,
+                "logits": record.logits()[4], "weights": record.weights[4]}[stage]
+    np.testing.assert_allclose(z[record.allowed], expected[record.allowed], rtol=1e-6)
+    heatmap = fig.data[0]
+    if stage == "weights":
+        assert (heatmap.zmin, heatmap.zmax) == (0, 1)
+    else:
+        assert heatmap.zmin == -heatmap.zmax and heatmap.zmax >= np.nanmax(np.abs(z))
+    assert stage in heatmap.hovertemplate
+
+
+def test_mean_head_and_bad_arguments():
+    record = make_record(n_heads=4, kind="decoder", causal=True)
+    z = np.asarray(viz.head_heatmap(record, "mean").data[0].z)
+    expected = record.weights.mean(0)
+    np.testing.assert_allclose(z[record.allowed], expected[record.allowed], rtol=1e-6)
+    with pytest.raises(IndexError):
+        viz.head_heatmap(record, 4)
+    with pytest.raises(ValueError):
+        viz.head_heatmap(record, 0, stage="softmax")
+
+
+# ---- the overview image -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("n_layers,n_heads,nq,nk", [(3, 4, 5, 5), (2, 1, 3, 7), (1, 6, 40, 12)])
+def test_overview_is_one_image_of_the_grid(n_layers, n_heads, nq, nk):
+    records = [make_record(kind="cross", layer=i, n_heads=n_heads, query_tokens=["q"] * nq,
+                           key_tokens=["k"] * nk, seed=i) for i in reversed(range(n_layers))]
+    fig = viz.overview_image(records)
+    assert len(fig.data) == 1 and isinstance(fig.data[0], go.Image)
+    pixels = decode_png(fig.data[0].source)
+    cell = cell_pixels(nq, nk)
+    assert pixels.shape == (n_layers * nq * cell + (n_layers - 1) * GAP_PIXELS,
+                            n_heads * nk * cell + (n_heads - 1) * GAP_PIXELS, 3)
+    assert list(fig.layout.yaxis.ticktext) == [f"layer {i}" for i in range(n_layers)]
+    assert list(fig.layout.xaxis.ticktext) == [f"head {h}" for h in range(n_heads)]
+
+
+def test_overview_colours_match_the_heatmap_scale_and_masks_are_hatched():
+    record = make_record(kind="decoder", causal=True, query_tokens=list("abcd"), n_heads=2)
+    pixels, geo = viz.overview_rgb([record])
+    cell = geo["cell"]
+    # row 0 may only see key 0: weight exactly 1, the top of the scale
+    np.testing.assert_array_equal(pixels[0, 0], colors.lookup_table(colors.SEQUENTIAL, colors.WEIGHT_GAMMA)[-1])
+    masked_block = pixels[0:cell, cell * 3:cell * 4].reshape(-1, 3)            # (query 0, key 3)
+    assert {tuple(p) for p in masked_block} <= {colors.MASK_RGB, colors.MASK_STRIPE_RGB}
+    assert len({tuple(p) for p in masked_block}) == 2, "masked cells are striped, not flat"
+    # no colour of either scale can be mistaken for the mask
+    for name, gamma in (colors.stage_scale("weights"), colors.stage_scale("scores")):
+        lut = colors.lookup_table(name, gamma).astype(int)
+        assert np.abs(lut - np.array(colors.MASK_RGB)).sum(1).min() > 30
+
+
+def test_overview_refuses_mixed_kinds_and_scores_share_one_range():
+    with pytest.raises(ValueError):
+        viz.overview_image([make_record(kind="encoder"), make_record(kind="cross", layer=1)])
+    records = [make_record(layer=i, seed=i) for i in range(2)]
+    _, geo = viz.overview_rgb(records, stage="scores")
+    top = max(np.abs(r.scores).max() for r in records)
+    assert geo["zmin"] == pytest.approx(-top) and geo["zmax"] == pytest.approx(top)
+
+
+# ---- colour helpers ---------------------------------------------------------------------------
+
+def test_to_rgb_and_png_round_trip():
+    values = np.array([[0.0, 0.5, 1.0], [np.nan, 0.25, -np.inf]], np.float32)
+    masked = np.array([[False, False, True], [False, False, False]])
+    rgb = colors.to_rgb(values, "Viridis", 0.0, 1.0, masked=masked)
+    assert rgb.dtype == np.uint8 and rgb.shape == (2, 3, 3)
+    lut = colors.lookup_table("Viridis")
+    np.testing.assert_array_equal(rgb[0, 0], lut[0])
+    for cell in ((0, 2), (1, 0), (1, 2)):
+        assert tuple(rgb[cell]) == colors.MASK_RGB
+    np.testing.assert_array_equal(decode_png(colors.png_data_uri(rgb)), rgb)
+
+
+def test_diverging_scale_is_white_at_zero():
+    rgb = colors.to_rgb(np.array([[-2.0, 0.0, 2.0]], np.float32), colors.DIVERGING, -2.0, 2.0)
+    assert rgb[0, 0, 2] > rgb[0, 0, 0], "negative is blue"
+    assert rgb[0, 2, 0] > rgb[0, 2, 2], "positive is red"
+    assert rgb[0, 1].min() > 230, "zero is (near) white"

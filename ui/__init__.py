@@ -1,0 +1,1 @@
+"""The app's pieces that are not drawing: view state, URL parameters, interface text."""

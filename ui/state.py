@@ -1,0 +1,167 @@
+"""The whole state of a view, to and from URL query parameters, so a copied link reopens it.
+
+Every value is validated (type, range, length) before use; an invalid one falls back to its
+default and leaves a note for the page to show. Nothing here raises on user input.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping, Optional, Sequence
+
+PAGES = ("explore", "anatomy", "generation", "worked-example", "aggregates", "intervene")
+KINDS = ("encoder", "decoder", "cross")
+STAGES = ("scores", "scaled", "bias", "mask", "logits", "weights")
+LANGS = ("en", "zh")
+SNAPSHOTS = ("untrained", "early", "middle", "final")
+MAX_TEXT_CHARS = 2000      # a URL carries at most this much text; the model truncates further
+MAX_INDEX = 4096           # layers, heads and token positions are far below this
+
+
+@dataclass(frozen=True)
+class ViewState:
+    page: str = "explore"
+    model: str = ""
+    text: Optional[str] = None       # None: the model's example text
+    target: str = ""                 # encoder-decoder only; empty: the model generates it
+    kind: str = ""                   # empty: the model's first kind
+    layer: int = 0
+    head: object = 0                 # int, or "mean"
+    stage: str = "weights"
+    snapshot: str = "final"
+    lang: str = "en"
+    pad_to: int = 0
+    query: int = 0                   # chosen query token (anatomy)
+    key: int = 0                     # chosen key token (anatomy)
+    heads_off: tuple = ()            # intervene: ((kind, layer, head), ...)
+    lecture: bool = False
+
+
+def _first(value):
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value
+
+
+def _parse_int(raw, name, notes, low=0, high=MAX_INDEX):
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        notes.append(f"{name}={_show(raw)} is not a whole number; using the default.")
+        return None
+    if not low <= value <= high:
+        notes.append(f"{name}={value} is out of range; using the default.")
+        return None
+    return value
+
+
+def _show(raw) -> str:
+    text = str(raw)
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def _parse_heads_off(raw, notes) -> tuple:
+    """'decoder.1.3,cross.0.2' -> (("decoder", 1, 3), ("cross", 0, 2))."""
+    heads = []
+    for item in str(raw).split(",")[:256]:
+        parts = item.strip().split(".")
+        if len(parts) == 3 and parts[0] in KINDS and parts[1].isdigit() and parts[2].isdigit():
+            heads.append((parts[0], int(parts[1]), int(parts[2])))
+        elif item.strip():
+            notes.append(f"heads_off entry {_show(item)} is not kind.layer.head; ignored.")
+    return tuple(sorted(set(heads)))
+
+
+def from_query(params: Mapping, models: Sequence[str], default_model: str) -> tuple[ViewState, list[str]]:
+    """ViewState from query parameters, plus notes on every value that was refused."""
+    notes: list[str] = []
+    values = {}
+    get = lambda name: _first(params.get(name)) if name in params else None  # noqa: E731
+
+    choices = {"page": PAGES, "kind": KINDS, "stage": STAGES, "lang": LANGS, "snapshot": SNAPSHOTS,
+               "model": tuple(models)}
+    for name, allowed in choices.items():
+        raw = get(name)
+        if raw is None:
+            continue
+        if raw in allowed:
+            values[name] = raw
+        else:
+            notes.append(f"{name}={_show(raw)} is not one of {', '.join(allowed)}; using the default.")
+    values.setdefault("model", default_model)
+
+    for name in ("text", "target"):
+        raw = get(name)
+        if raw is None:
+            continue
+        raw = str(raw)
+        if len(raw) > MAX_TEXT_CHARS:
+            notes.append(f"{name} in the link has {len(raw)} characters; kept the first {MAX_TEXT_CHARS}.")
+            raw = raw[:MAX_TEXT_CHARS]
+        values[name] = raw
+
+    for name in ("layer", "pad_to", "query", "key"):
+        raw = get(name)
+        if raw is not None:
+            value = _parse_int(raw, name, notes)
+            if value is not None:
+                values[name] = value
+
+    raw = get("head")
+    if raw is not None:
+        if str(raw).strip() == "mean":
+            values["head"] = "mean"
+        else:
+            value = _parse_int(raw, "head", notes)
+            if value is not None:
+                values["head"] = value
+
+    if get("heads_off") is not None:
+        values["heads_off"] = _parse_heads_off(get("heads_off"), notes)
+    raw = get("lecture")
+    if raw is not None:
+        values["lecture"] = str(raw).lower() in ("1", "true", "yes", "on")
+    return ViewState(**values), notes
+
+
+def fit_to_model(state: ViewState, kinds: Sequence[str], n_layers: int, n_heads: int,
+                 n_query: int = 0, n_key: int = 0) -> tuple[ViewState, list[str]]:
+    """Clamp kind, layer, head and chosen tokens to what the loaded model and text have."""
+    notes = []
+    changes = {}
+    if state.kind not in kinds:
+        if state.kind:
+            notes.append(f"this model has no {state.kind!r} attention; showing {kinds[0]!r}.")
+        changes["kind"] = kinds[0]
+    if state.layer >= n_layers:
+        notes.append(f"layer {state.layer} does not exist (the model has {n_layers}); showing layer 0.")
+        changes["layer"] = 0
+    if state.head != "mean" and state.head >= n_heads:
+        notes.append(f"head {state.head} does not exist (the model has {n_heads}); showing head 0.")
+        changes["head"] = 0
+    if n_query and state.query >= n_query:
+        changes["query"] = 0
+    if n_key and state.key >= n_key:
+        changes["key"] = 0
+    valid_off = tuple(h for h in state.heads_off if h[0] in kinds and h[1] < n_layers and h[2] < n_heads)
+    if valid_off != state.heads_off:
+        notes.append("some switched-off heads do not exist in this model; ignored.")
+        changes["heads_off"] = valid_off
+    return replace(state, **changes), notes
+
+
+def to_query(state: ViewState, defaults: ViewState = ViewState()) -> dict[str, str]:
+    """Query parameters for a state: only what differs from the defaults, plus page and model."""
+    query = {"page": state.page, "model": state.model}
+    for name in ("text", "target", "kind", "stage", "snapshot", "lang"):
+        value = getattr(state, name)
+        if value is not None and value != getattr(defaults, name):
+            query[name] = value
+    for name in ("layer", "head", "pad_to", "query", "key"):
+        value = getattr(state, name)
+        if value != getattr(defaults, name):
+            query[name] = str(value)
+    if state.heads_off:
+        query["heads_off"] = ",".join(f"{k}.{l}.{h}" for k, l, h in state.heads_off)
+    if state.lecture:
+        query["lecture"] = "1"
+    return query

@@ -1,0 +1,104 @@
+"""All layers x heads of one attention kind as ONE image: the grid of α matrices at a glance."""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .colors import (GAP_RGB, MASK_CSS, hatch_masked, lookup_table, png_data_uri, stage_scale, to_rgb,
+                     value_range)
+from .stages import STAGE_TITLES, stage_values
+
+# Plotly paints one image in well under a second where dozens of heatmaps take ~10 s
+# (DESIGN.md, performance rules); numpy does the colouring instead.
+TILE_PIXELS = 96       # cells are repeated until a tile is about this big, so the hatch shows
+MAX_CELL_PIXELS = 8
+GAP_PIXELS = 6
+LEGEND_STEPS = 24
+LEGEND_STEP_PIXELS = 8
+
+
+def cell_pixels(n_rows: int, n_cols: int) -> int:
+    """Pixels per matrix cell: at least 2 (for the hatch), at most MAX_CELL_PIXELS."""
+    return int(np.clip(math.ceil(TILE_PIXELS / max(n_rows, n_cols, 1)), 2, MAX_CELL_PIXELS))
+
+
+def overview_rgb(records: Sequence, stage: str = "weights") -> tuple[np.ndarray, dict]:
+    """[height, width, 3] uint8 grid (rows = layers, columns = heads) and its geometry."""
+    records = sorted(records, key=lambda r: r.layer)
+    if not records:
+        raise ValueError("no records to draw")
+    if len({r.kind for r in records}) != 1:
+        raise ValueError("an overview shows one attention kind; got " + ", ".join(sorted({r.kind for r in records})))
+    values = [stage_values(r, stage) for r in records]                  # each [head, q, k]
+    allowed = [np.broadcast_to(r.allowed[None], v.shape) for r, v in zip(records, values)]
+    # One colour range for the whole grid, so the same colour is the same number in every tile.
+    zmin, zmax = value_range(np.concatenate([np.where(a, v, np.nan).ravel() for v, a in zip(values, allowed)]), stage)
+    n_heads = max(v.shape[0] for v in values)
+    n_q = max(v.shape[1] for v in values)
+    n_k = max(v.shape[2] for v in values)
+    cell = cell_pixels(n_q, n_k)
+    tile_h, tile_w = n_q * cell, n_k * cell
+    height = len(records) * tile_h + (len(records) - 1) * GAP_PIXELS
+    width = n_heads * tile_w + (n_heads - 1) * GAP_PIXELS
+    canvas = np.empty((height, width, 3), np.uint8)
+    canvas[:] = GAP_RGB
+    name, gamma = stage_scale(stage)
+    for row, (v, a) in enumerate(zip(values, allowed)):
+        for head in range(v.shape[0]):
+            rgb = to_rgb(v[head], name, zmin, zmax, masked=~a[head], gamma=gamma)     # [q, k, 3]
+            hidden = ~a[head] | ~np.isfinite(v[head])
+            rgb = rgb.repeat(cell, 0).repeat(cell, 1)
+            hatch_masked(rgb, hidden.repeat(cell, 0).repeat(cell, 1))
+            top, left = row * (tile_h + GAP_PIXELS), head * (tile_w + GAP_PIXELS)
+            canvas[top:top + rgb.shape[0], left:left + rgb.shape[1]] = rgb
+    geometry = dict(layers=[r.layer for r in records], n_heads=n_heads, tile_h=tile_h, tile_w=tile_w,
+                    gap=GAP_PIXELS, cell=cell, zmin=zmin, zmax=zmax, scale=name, gamma=gamma)
+    return canvas, geometry
+
+
+def _legend(geometry: dict) -> tuple[list[dict], list[dict]]:
+    """Shapes and annotations of a small colour bar, linear in value, under the image (a go.Image
+    has no colorbar): "zmin [strip] zmax  [grey] masked"."""
+    lut = lookup_table(geometry["scale"], geometry["gamma"])
+    start = 44                                            # room for the zmin label on the left
+    shapes, notes = [], []
+    base = dict(type="rect", xref="paper", yref="paper", xsizemode="pixel", ysizemode="pixel",
+                xanchor=0, yanchor=0, y0=-24, y1=-10, line=dict(width=0))
+    for i in range(LEGEND_STEPS):
+        r, g, b = lut[round(i * (len(lut) - 1) / (LEGEND_STEPS - 1))]
+        x0 = start + i * LEGEND_STEP_PIXELS
+        shapes.append(dict(base, x0=x0, x1=x0 + LEGEND_STEP_PIXELS, fillcolor=f"rgb({r},{g},{b})"))
+    end = start + LEGEND_STEPS * LEGEND_STEP_PIXELS
+    shapes.append(dict(base, x0=end + 60, x1=end + 76, fillcolor=MASK_CSS))
+    note = dict(xref="paper", yref="paper", x=0, y=0, yshift=-17, yanchor="middle", showarrow=False, font=dict(size=12))
+    notes.append(dict(note, text=f"{geometry['zmin']:.3g}", xanchor="right", xshift=start - 4))
+    notes.append(dict(note, text=f"{geometry['zmax']:.3g}", xanchor="left", xshift=end + 4))
+    notes.append(dict(note, text="masked", xanchor="left", xshift=end + 80))
+    return shapes, notes
+
+
+def overview_image(records: Sequence, stage: str = "weights", title: Optional[str] = None) -> go.Figure:
+    """Figure: every layer (rows) x head (columns) of one kind as one image of α_ij (or a stage)."""
+    canvas, geo = overview_rgb(records, stage)
+    height, width, _ = canvas.shape
+    fig = go.Figure(go.Image(source=png_data_uri(canvas), hoverinfo="skip"))
+    pitch_w, pitch_h = geo["tile_w"] + geo["gap"], geo["tile_h"] + geo["gap"]
+    shapes, notes = _legend(geo)
+    kind = records[0].kind
+    fig.update_layout(
+        title=dict(text=title or f"{kind} attention · all layers × heads · {STAGE_TITLES[stage]}"),
+        xaxis=dict(tickmode="array", tickvals=[h * pitch_w + (geo["tile_w"] - 1) / 2 for h in range(geo["n_heads"])],
+                   ticktext=[f"head {h}" for h in range(geo["n_heads"])], side="top", showgrid=False,
+                   zeroline=False, constrain="domain", constraintoward="left"),
+        yaxis=dict(tickmode="array", tickvals=[i * pitch_h + (geo["tile_h"] - 1) / 2 for i in range(len(geo["layers"]))],
+                   ticktext=[f"layer {layer}" for layer in geo["layers"]], showgrid=False, zeroline=False,
+                   constrain="domain", constraintoward="top"),
+        # The image keeps its aspect ratio; size the figure for a ~1000 px wide column.
+        height=int(np.clip(1000 * height / width, 160, 900)) + 130,
+        margin=dict(l=10, r=10, t=90, b=40),
+        shapes=shapes, annotations=notes,
+    )
+    return fig
