@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from .attention import attention, attention_stages, causal_mask, padding_mask
-from .builtin import (BUILTIN_NAMES, SNAPSHOTS, BuiltinModel, GenerationStep, ModelLoadError,
+from .builtin import (BUILTIN_NAMES, SNAPSHOTS, BuiltinModel, GenerationStep, Intervention, ModelLoadError,
                       checkpoint_path, load_builtin)
 from .trace import AttentionRecord, Trace
 from .transformer import Transformer, TransformerConfig
@@ -37,6 +37,6 @@ def load(name: str, snapshot: str = "final", device: str = "auto") -> BuiltinMod
     raise ModelLoadError(f"unknown model {name!r}; available: {', '.join(available()) or 'none'}")
 
 
-__all__ = ["AttentionRecord", "BuiltinModel", "DEFAULT_MODEL", "GenerationStep", "ModelLoadError",
+__all__ = ["AttentionRecord", "BuiltinModel", "DEFAULT_MODEL", "GenerationStep", "Intervention", "ModelLoadError",
            "SNAPSHOTS", "Trace", "Transformer", "TransformerConfig", "attention", "attention_stages",
            "available", "causal_mask", "load", "padding_mask", "weights_version", "worked_example"]

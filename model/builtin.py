@@ -71,6 +71,22 @@ def load_builtin(name: str, snapshot: str = "final", device: str = "auto") -> "B
     return BuiltinModel(name, net, CharTokenizer(), snapshot=snapshot, device=device)
 
 
+@dataclass(frozen=True)
+class Intervention:
+    """What to switch off in a run: heads (their output zeroed before W^O) and key tokens
+    (hidden from every attention call that reads them, as if they were padding)."""
+
+    heads_off: frozenset = frozenset()     # {(kind, layer, head)}
+    masked_source: frozenset = frozenset()  # encoder-input positions
+    masked_target: frozenset = frozenset()  # decoder-input positions
+
+    def __bool__(self) -> bool:
+        return bool(self.heads_off or self.masked_source or self.masked_target)
+
+
+NO_INTERVENTION = Intervention()
+
+
 @dataclass
 class GenerationStep:
     """One generated token: what was chosen, the top-5 it was chosen from, and the records of
@@ -152,16 +168,35 @@ class BuiltinModel:
 
     # ---- running the network --------------------------------------------------------------
 
+    def _keep(self, masked: frozenset, batch: int, length: int) -> Optional[torch.Tensor]:
+        """[batch, length] bool: False at the masked positions; None when nothing is masked."""
+        if not masked:
+            return None
+        keep = torch.ones(batch, length, dtype=torch.bool, device=self.device)
+        positions = [p for p in masked if 0 <= p < length]
+        keep[:, positions] = False
+        return keep
+
+    def _intervention_args(self, intervention: Intervention, batch: int, src_len: int) -> dict:
+        return {"src_keep": self._keep(intervention.masked_source, batch, src_len),
+                "tgt_keep": self._keep(intervention.masked_target, batch, self.max_len),
+                "heads_off": intervention.heads_off or None}
+
     @torch.no_grad()
-    def _run(self, sources, targets, record: bool, pad_source_to=0, pad_target_to=0):
+    def _run(self, sources, targets, record: bool, pad_source_to=0, pad_target_to=0,
+             intervention: Intervention = NO_INTERVENTION):
         """One batched forward pass -> (logits [batch, pos, vocab] on CPU, raw records)."""
         src = tgt = None
         if sources is not None:
             src = self._pad(sources, min(self.max_len, max(pad_source_to, max(map(len, sources)))))
         if targets is not None:
             tgt = self._pad(targets, min(self.max_len, max(pad_target_to, max(map(len, targets)))))
+        batch = len(sources if sources is not None else targets)
         records = [] if record else None
-        logits = self.net(src, tgt, records=records)
+        args = self._intervention_args(intervention, batch, src.shape[1] if src is not None else 0)
+        if self.architecture == "encoder-only":
+            args.pop("tgt_keep")
+        logits = self.net(src, tgt, records=records, **args)
         return logits.float().cpu(), records or []
 
     def _choose(self, logits: torch.Tensor) -> torch.Tensor:
@@ -209,7 +244,8 @@ class BuiltinModel:
     # ---- greedy decoding ------------------------------------------------------------------
 
     @torch.no_grad()
-    def greedy(self, texts: Sequence[str], max_new_tokens: Optional[int] = None) -> list[list[int]]:
+    def greedy(self, texts: Sequence[str], max_new_tokens: Optional[int] = None,
+               intervention: Intervention = NO_INTERVENTION) -> list[list[int]]:
         """Greedy continuation ids for a batch of texts (no records): the decoder is rerun on
         the whole prefix each step, exactly the computation that trace() records."""
         if self.architecture == "encoder-only":
@@ -218,11 +254,13 @@ class BuiltinModel:
         if self.architecture == "encoder-decoder":
             sources = [self._source(t)[0].ids for t in texts]
             src = self._pad(sources, max(map(len, sources)))
-            memory = self.net.encode(src)
+            args = self._intervention_args(intervention, len(texts), src.shape[1])
+            memory = self.net.encode(src, None, args["src_keep"], args["heads_off"])
             prefixes = [[self.tokenizer.bos_id] for _ in texts]
             limit = self.max_len - 1
         else:
             src = memory = None
+            args = self._intervention_args(intervention, len(texts), 0)
             prefixes = [list(self._decoder_input(self.tokenizer.encode(t), self.max_len - 1)[0].ids) for t in texts]
             limit = self.max_len - max(map(len, prefixes))
         if max_new_tokens is not None:
@@ -232,7 +270,7 @@ class BuiltinModel:
         for _ in range(max(0, limit)):
             lengths = [len(p) for p in prefixes]
             tgt = self._pad(prefixes, max(lengths))
-            hidden = self.net.decode(tgt, memory, src)
+            hidden = self.net.decode(tgt, memory, src, None, **args)
             last = hidden[torch.arange(len(texts)), torch.tensor(lengths, device=self.device) - 1]
             next_ids = self._choose(self.net.output(last)).tolist()
             for i, token_id in enumerate(next_ids):
@@ -247,20 +285,22 @@ class BuiltinModel:
                 break
         return generated
 
-    def generate(self, text: str, max_new_tokens: Optional[int] = None) -> str:
+    def generate(self, text: str, max_new_tokens: Optional[int] = None,
+                 intervention: Intervention = NO_INTERVENTION) -> str:
         self._check_text(text)
-        return self.tokenizer.decode(self.greedy([text], max_new_tokens)[0])
+        return self.tokenizer.decode(self.greedy([text], max_new_tokens, intervention)[0])
 
     # ---- tracing --------------------------------------------------------------------------
 
     def trace(self, text: str, target: Optional[str] = None, max_new_tokens: int = 0,
-              pad_to: int = 0) -> Trace:
+              pad_to: int = 0, intervention: Intervention = NO_INTERVENTION) -> Trace:
         """Every attention record of one input (see the README for what each architecture does)."""
         return self.trace_batch([text], None if target is None else [target],
-                                max_new_tokens=max_new_tokens, pad_to=pad_to)[0]
+                                max_new_tokens=max_new_tokens, pad_to=pad_to, intervention=intervention)[0]
 
     def trace_batch(self, texts: Sequence[str], targets: Optional[Sequence[Optional[str]]] = None,
-                    max_new_tokens: int = 0, pad_to: int = 0) -> list[Trace]:
+                    max_new_tokens: int = 0, pad_to: int = 0,
+                    intervention: Intervention = NO_INTERVENTION) -> list[Trace]:
         """Traces of several inputs run as one padded batch: each record keeps the padding
         positions, so the padding mask is visible. pad_to pads further, as a longer batch would."""
         for text in texts:
@@ -274,7 +314,7 @@ class BuiltinModel:
         if arch == "encoder-decoder":
             missing = [i for i, t in enumerate(targets) if t is None]
             limit = max_new_tokens if max_new_tokens > 0 else None
-            generated = dict(zip(missing, self.greedy([texts[i] for i in missing], limit))) if missing else {}
+            generated = dict(zip(missing, self.greedy([texts[i] for i in missing], limit, intervention))) if missing else {}
             for i, (text, target) in enumerate(zip(texts, targets)):
                 source, cut = self._source(text)
                 given = tok.encode(target) if i not in generated else self._from_ids(generated[i])
@@ -282,7 +322,7 @@ class BuiltinModel:
                 sources.append(source); decoder.append(dec); cuts.append(cut + target_cut)
                 generated_from.append(1 if i in generated and len(dec.ids) > 1 else None)
         elif arch == "decoder-only":
-            continuations = self.greedy(texts, max_new_tokens) if max_new_tokens > 0 else [[] for _ in texts]
+            continuations = self.greedy(texts, max_new_tokens, intervention) if max_new_tokens > 0 else [[] for _ in texts]
             for text, continuation in zip(texts, continuations):
                 prompt, cut = self._decoder_input(tok.encode(text), self.max_len - 1)
                 new = self._from_ids(continuation)
@@ -298,7 +338,8 @@ class BuiltinModel:
         logits, raw = self._run([e.ids for e in sources] or None, [e.ids for e in decoder] or None,
                                 record=True,
                                 pad_source_to=pad_to if arch != "decoder-only" else 0,
-                                pad_target_to=pad_to if arch == "decoder-only" else 0)
+                                pad_target_to=pad_to if arch == "decoder-only" else 0,
+                                intervention=intervention)
         n_src = raw[0].stages.weights.shape[-1] if sources else 0   # raw[0] is an encoder record
         n_tgt = logits.shape[1] if decoder else 0
         traces = []
@@ -324,7 +365,8 @@ class BuiltinModel:
                 target_unknown=self._labels_flags(dec.unknown, n_tgt)))
         return traces
 
-    def generate_steps(self, text: str, max_new_tokens: int = 20) -> list[GenerationStep]:
+    def generate_steps(self, text: str, max_new_tokens: int = 20,
+                       intervention: Intervention = NO_INTERVENTION) -> list[GenerationStep]:
         """Greedy generation one token at a time, with the records of each step's pass."""
         self._check_text(text)
         if self.architecture == "encoder-only":
@@ -342,7 +384,8 @@ class BuiltinModel:
             room = self.max_len - len(prefix)
         steps = []
         for index in range(min(max_new_tokens, room)):
-            logits, raw = self._run([src_ids] if src_ids else None, [prefix], record=True)
+            logits, raw = self._run([src_ids] if src_ids else None, [prefix], record=True,
+                                    intervention=intervention)
             top = self._top(logits[0, -1:])[0]
             token_id = int(self._choose(logits[0, -1]))
             records = [r for r in self._records(raw, 0, src_labels, labels) if r.kind != "encoder"]

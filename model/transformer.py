@@ -82,22 +82,26 @@ class MultiHeadAttention(nn.Module):
         self.W_K = nn.Linear(config.d_model, config.d_model)
         self.W_V = nn.Linear(config.d_model, config.d_model)
         self.W_O = nn.Linear(config.d_model, config.d_model)
-        # Heads switched off by an intervention: their context is zeroed before W^O.
-        self.register_buffer("head_gate", torch.ones(config.n_heads), persistent=False)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         batch, pos, _ = x.shape
         return x.view(batch, pos, self.n_heads, self.d_head).transpose(1, 2)  # [batch, head, pos, d_head]
 
-    def forward(self, x, source, allowed, records: Optional[list] = None):
-        """x: queries' stream [batch, q_pos, d_model]; source: keys' and values' stream."""
+    def forward(self, x, source, allowed, records: Optional[list] = None, heads_off=None):
+        """x: queries' stream [batch, q_pos, d_model]; source: keys' and values' stream.
+        heads_off: a set of (kind, layer, head) whose output is zeroed before W^O (intervention)."""
         q = self._split(self.W_Q(x))                                # [batch, head, q_pos, d_head]
         k = self._split(self.W_K(source))                           # [batch, head, k_pos, d_head]
         v = self._split(self.W_V(source))                           # [batch, head, k_pos, d_head]
         stages = attention_stages(q, k, v, allowed[:, None], self.scale)
         if records is not None:
             records.append(RawRecord(self.kind, self.layer, q, k, v, stages, self.scale, allowed))
-        context = stages.context * self.head_gate[:, None, None]    # [batch, head, q_pos, d_head]
+        context = stages.context                                    # [batch, head, q_pos, d_head]
+        off = [h for (kind, layer, h) in heads_off or () if (kind, layer) == (self.kind, self.layer)]
+        if off:
+            gate = torch.ones(self.n_heads, device=context.device)
+            gate[off] = 0.0
+            context = context * gate[:, None, None]
         batch, _, q_pos, _ = context.shape
         concat = context.transpose(1, 2).reshape(batch, q_pos, -1)  # [batch, q_pos, d_model]
         return self.W_O(concat)                                     # [batch, q_pos, d_model]
@@ -130,9 +134,9 @@ class EncoderLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, allowed, records=None):
+    def forward(self, x, allowed, records=None, heads_off=None):
         h = self.norm_attention(x)                                             # [batch, pos, d_model]
-        x = x + self.dropout(self.self_attention(h, h, allowed, records))
+        x = x + self.dropout(self.self_attention(h, h, allowed, records, heads_off))
         return x + self.dropout(self.feed_forward(self.norm_ffn(x)))
 
 
@@ -149,13 +153,13 @@ class DecoderLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, allowed, memory=None, cross_allowed=None, records=None):
+    def forward(self, x, allowed, memory=None, cross_allowed=None, records=None, heads_off=None):
         h = self.norm_attention(x)                                             # [batch, q_pos, d_model]
-        x = x + self.dropout(self.self_attention(h, h, allowed, records))
+        x = x + self.dropout(self.self_attention(h, h, allowed, records, heads_off))
         if self.cross_attention is not None:
             h = self.norm_cross(x)
             # Decoder queries, encoder keys and values.
-            x = x + self.dropout(self.cross_attention(h, memory, cross_allowed, records))
+            x = x + self.dropout(self.cross_attention(h, memory, cross_allowed, records, heads_off))
         return x + self.dropout(self.feed_forward(self.norm_ffn(x)))
 
 
@@ -193,30 +197,48 @@ class Transformer(nn.Module):
         x = self.embedding(ids) * math.sqrt(self.config.d_model) + self.positions[:n]  # [batch, pos, d_model]
         return self.dropout(x)
 
-    def encode(self, src_ids: torch.Tensor, records: Optional[list] = None) -> torch.Tensor:
-        """Encoder stack over src_ids [batch, src_pos] -> memory [batch, src_pos, d_model]."""
+    def encode(self, src_ids: torch.Tensor, records: Optional[list] = None,
+               src_keep: Optional[torch.Tensor] = None, heads_off=None) -> torch.Tensor:
+        """Encoder stack over src_ids [batch, src_pos] -> memory [batch, src_pos, d_model].
+
+        src_keep [batch, src_pos] bool, if given, hides the False positions as keys (an
+        intervention: what changes when the model cannot read these tokens?).
+        """
         allowed = padding_mask(src_ids, self.config.pad_id)                    # [batch, src_pos, src_pos]
+        if src_keep is not None:
+            allowed = allowed & src_keep[:, None, :]
         x = self.embed(src_ids)
         for layer in self.encoder:
-            x = layer(x, allowed, records)
+            x = layer(x, allowed, records, heads_off)
         return self.encoder_norm(x)
 
-    def decode(self, tgt_ids: torch.Tensor, memory=None, src_ids=None, records=None) -> torch.Tensor:
+    def decode(self, tgt_ids: torch.Tensor, memory=None, src_ids=None, records=None,
+               src_keep: Optional[torch.Tensor] = None, tgt_keep: Optional[torch.Tensor] = None,
+               heads_off=None) -> torch.Tensor:
         """Decoder stack over tgt_ids [batch, tgt_pos] -> hidden [batch, tgt_pos, d_model]."""
         n = tgt_ids.shape[1]
         allowed = padding_mask(tgt_ids, self.config.pad_id) & causal_mask(n, tgt_ids.device)  # [batch, tgt_pos, tgt_pos]
+        if tgt_keep is not None:
+            allowed = allowed & tgt_keep[:, None, :n]
         cross_allowed = None
         if memory is not None:
             cross_allowed = padding_mask(src_ids, self.config.pad_id, query_ids=tgt_ids)  # [batch, tgt_pos, src_pos]
+            if src_keep is not None:
+                cross_allowed = cross_allowed & src_keep[:, None, :]
         x = self.embed(tgt_ids)
         for layer in self.decoder:
-            x = layer(x, allowed, memory, cross_allowed, records)
+            x = layer(x, allowed, memory, cross_allowed, records, heads_off)
         return self.decoder_norm(x)
 
-    def forward(self, src_ids=None, tgt_ids=None, records: Optional[list] = None) -> torch.Tensor:
-        """Logits [batch, pos, vocab] over the decoder input, or the encoder input if encoder-only."""
+    def forward(self, src_ids=None, tgt_ids=None, records: Optional[list] = None,
+                src_keep=None, tgt_keep=None, heads_off=None) -> torch.Tensor:
+        """Logits [batch, pos, vocab] over the decoder input, or the encoder input if encoder-only.
+
+        Interventions, all optional: src_keep / tgt_keep [batch, pos] bool hide the False
+        positions as keys; heads_off {(kind, layer, head)} zeroes those heads' outputs.
+        """
         arch = self.config.architecture
         if arch == "encoder-only":
-            return self.output(self.encode(src_ids, records))
-        memory = self.encode(src_ids, records) if arch == "encoder-decoder" else None
-        return self.output(self.decode(tgt_ids, memory, src_ids, records))
+            return self.output(self.encode(src_ids, records, src_keep, heads_off))
+        memory = self.encode(src_ids, records, src_keep, heads_off) if arch == "encoder-decoder" else None
+        return self.output(self.decode(tgt_ids, memory, src_ids, records, src_keep, tgt_keep, heads_off))
