@@ -1,20 +1,19 @@
-"""Attention Explorer: type text, run a small Transformer, see every layer and head of its attention.
+"""Attention Explorer: type text, run a small Transformer, see every stage of every head.
 
-Thin by design (DESIGN.md): *_controls() return the user's choices, main() wires them to
-model.load(...).trace(...) and viz.*; no maths here.
+Thin by design (DESIGN.md): *_controls() return the user's choices, main() wires them to the
+cached model and trace and hands a PageContext to the chosen page in ui/pages/. No maths here.
 """
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager
 from typing import Optional
 
 import streamlit as st
 
 import model
-import viz
-
-logger = logging.getLogger("attention_explorer")
+from ui.context import VIEW_KEY, PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
+from ui.i18n import translator
+from ui.pages import NEEDS_TRACE, renderer
+from ui.state import LANGS, PAGES, SNAPSHOTS, fit_to_model, from_query
 
 DEFAULT_TEXTS = {
     "toy-seq2seq": "reverse: hello world",
@@ -24,146 +23,165 @@ DEFAULT_TEXTS = {
 FALLBACK_TEXT = "hello world"
 # Decoder-only models continue the text; a short continuation keeps the matrices readable.
 NEW_TOKENS = 24
-OUTPUT_LABELS = {
-    "encoder-decoder": "Generated output (greedy)",
-    "decoder-only": f"Continuation (greedy, {NEW_TOKENS} characters)",
-    "encoder-only": "Text with each [MASK] filled by the top prediction",
-}
-KIND_TITLES = {
-    "encoder": "Encoder self-attention: every position sees every other",
-    "decoder": "Decoder masked self-attention: no position sees the future",
-    "cross": "Encoder–decoder (cross) attention: decoder queries, encoder keys and values",
-}
-PLOTLY_CONFIG = {"displaylogo": False}
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+LECTURE_CSS = """<style>
+html, body, [class*="st-"], .stMarkdown, label, p { font-size: 1.25rem !important; }
+h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.2rem !important; }
+.stApp { background: #ffffff; color: #000000; }
+</style>"""
 
 
 # ---- cached work ------------------------------------------------------------------------------
+# Traces live in st.cache_resource, not st.cache_data: cache_data pickles a copy on every read,
+# and a trace holds every q, k, v and weight matrix. Traces are never mutated after creation.
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
-def load_model(name: str, version: int = 0):
+@st.cache_resource(show_spinner="Loading the model…", max_entries=12)
+def load_model(name: str, snapshot: str, version: int):
     # `version` (model.weights_version) only makes a retrained checkpoint a new cache entry.
-    return model.load(name)
+    return model.load(name, snapshot=snapshot)
 
 
-@st.cache_data(max_entries=64, show_spinner="Running the model…")
-def run_trace(name: str, version: int, text: str, target: Optional[str], _model) -> model.Trace:
-    """Keyed on (name, weights version, text, target): the model object itself is not hashable."""
+@st.cache_resource(show_spinner="Running the model…", max_entries=64)
+def cached_trace(name: str, snapshot: str, version: int, text: str, target: Optional[str], pad_to: int,
+                 heads_off: tuple, masked_source: tuple, masked_target: tuple, _model) -> model.Trace:
+    """Keyed on small hashable inputs; the model object itself rides along unhashed."""
     new_tokens = NEW_TOKENS if _model.architecture == "decoder-only" else 0
-    return _model.trace(text, target, max_new_tokens=new_tokens)
+    intervention = model.Intervention(frozenset(heads_off), frozenset(masked_source), frozenset(masked_target))
+    return _model.trace(text, target, max_new_tokens=new_tokens, pad_to=pad_to, intervention=intervention)
 
 
-@contextmanager
-def shown_errors(what: str):
-    """Anything unexpected becomes a short st.error; the traceback goes to the server log only."""
-    try:
-        yield
-    except model.ModelLoadError as error:
-        st.error(f"The model could not be loaded: {error}")
-    except Exception:  # noqa: BLE001 - a user must never see a traceback
-        logger.exception("error while %s", what)
-        st.error(f"Something went wrong while {what}. The details are in the server log.")
+@st.cache_resource(show_spinner="Generating…", max_entries=32)
+def cached_steps(name: str, snapshot: str, version: int, text: str, max_new_tokens: int,
+                 heads_off: tuple, _model) -> list:
+    return _model.generate_steps(text, max_new_tokens=max_new_tokens,
+                                 intervention=model.Intervention(frozenset(heads_off)))
 
 
 # ---- controls ---------------------------------------------------------------------------------
 
+def start_session(models: list[str]) -> list[str]:
+    """On a session's first run, the URL decides the view; returns notes on refused values."""
+    if VIEW_KEY not in st.session_state:
+        default = model.DEFAULT_MODEL if model.DEFAULT_MODEL in models else models[0]
+        state, notes = from_query(st.query_params.to_dict(), models, default)
+        st.session_state[VIEW_KEY] = state
+        st.session_state["url_notes"] = notes
+    return st.session_state["url_notes"]
+
+
 def _model_changed() -> None:
-    """Swap in the new model's example text, unless the user typed their own."""
-    if st.session_state.get("text") in (*DEFAULT_TEXTS.values(), FALLBACK_TEXT, ""):
-        st.session_state["text"] = DEFAULT_TEXTS.get(st.session_state["model"], FALLBACK_TEXT)
+    """A new model gets its own example text, unless the user typed their own."""
+    name = st.session_state["w.model"]
+    if view().text in (None, "", FALLBACK_TEXT, *DEFAULT_TEXTS.values()):
+        set_view(text=DEFAULT_TEXTS.get(name, FALLBACK_TEXT))
+        forget_widget("text")
 
 
-def model_controls(container) -> Optional[str]:
-    """The chosen model name, or None when no model's files are present."""
-    names = model.available()
-    if not names:
-        st.error("No model files were found in assets/. Rebuild them with: python -m model.train NAME")
-        return None
-    index = names.index(model.DEFAULT_MODEL) if model.DEFAULT_MODEL in names else 0
-    return container.selectbox("Model", names, index=index, key="model", on_change=_model_changed)
+def sidebar_controls(models: list[str], t) -> tuple[str, str, str]:
+    """(page, model name, snapshot), plus language and lecture mode into the view."""
+    with st.sidebar:
+        page = bound(st.radio, "page", t("nav.page"), options=list(PAGES), format_func=lambda p: t(f"page.{p}"))
+        name = bound(st.selectbox, "model", t("control.model"), options=models, on_change=_model_changed)
+        snapshot = bound(st.select_slider, "snapshot", t("control.snapshot"), options=list(SNAPSHOTS),
+                         format_func=lambda s: t(f"snapshot.{s}"))
+        bound(st.radio, "lang", t("control.lang"), options=list(LANGS), horizontal=True,
+              format_func=lambda code: {"en": "English", "zh": "中文"}[code])
+        bound(st.toggle, "lecture", t("control.lecture"))
+    return page, name, snapshot
 
 
-def text_controls(name: str, architecture: str, text_box, target_box) -> tuple[str, Optional[str]]:
+def text_controls(architecture: str, t) -> tuple[str, Optional[str]]:
     """(text, target); target is None unless an encoder-decoder is given one (teacher forcing)."""
-    if "text" not in st.session_state:
-        st.session_state["text"] = DEFAULT_TEXTS.get(name, FALLBACK_TEXT)
-    text = text_box.text_input("Text", key="text", placeholder="Type some text and press Enter")
-    target = None
+    if view().text is None:
+        set_view(text=DEFAULT_TEXTS.get(view().model, FALLBACK_TEXT))
     if architecture == "encoder-decoder":
-        target = target_box.text_input(
-            "Target (optional)", key="target", placeholder="empty: the model generates it",
-            help="Teacher forcing: the decoder reads this text instead of its own greedy output.")
+        text_box, target_box = st.columns([3, 2])
+    else:
+        text_box, target_box = st.container(), None
+    text = bound(text_box.text_input, "text", t("control.text"), placeholder=t("control.text.placeholder"))
+    target = None
+    if target_box is not None:
+        target = bound(target_box.text_input, "target", t("control.target"),
+                       placeholder=t("control.target.placeholder"), help=t("control.target.help"))
     return text, (target or None)
-
-
-def head_controls(layers: list[int], n_heads: int, key: str) -> tuple[int, object, str]:
-    """(layer, head or "mean", stage) for the detail view of one attention kind."""
-    left, middle, right = st.columns([2, 3, 4])
-    layer = left.radio("Layer", layers, horizontal=True, key=f"{key}.layer")
-    head = middle.radio("Head", ["mean", *range(n_heads)], index=1 if n_heads else 0, horizontal=True,
-                        format_func=lambda h: "mean" if h == "mean" else str(h), key=f"{key}.head")
-    stage = right.radio("Stage", viz.STAGES, index=viz.STAGES.index("weights"), horizontal=True,
-                        format_func=lambda s: viz.STAGE_TITLES[s], key=f"{key}.stage")
-    return layer, head, stage
 
 
 # ---- views ------------------------------------------------------------------------------------
 
-@st.fragment
-def head_viewer(kind: str, records: list, key: str) -> None:
-    """Layer/head/stage pickers and the chosen head's heatmap; reruns alone, never the model."""
-    with shown_errors(f"drawing the {kind} heads"):
-        layer, head, stage = head_controls(sorted({r.layer for r in records}), records[0].n_heads, key)
-        record = next(r for r in records if r.layer == layer)
-        st.plotly_chart(viz.head_heatmap(record, head, stage), key=f"{key}.detail", config=PLOTLY_CONFIG)
-
-
-def output_view(trace: model.Trace, network) -> None:
-    st.markdown(f"**{OUTPUT_LABELS.get(trace.architecture, 'Output')}**")
+def output_view(trace: model.Trace, network, t) -> None:
+    key = f"output.{trace.architecture}" + (".given" if trace.target is not None else "")
+    st.markdown(f"**{t(key)}**")
     if trace.output_text:
         # st.code shows the text as it is: no Markdown, no HTML, whatever the model or user wrote.
         st.code(trace.output_text, language=None, wrap_lines=True)
     else:
-        st.caption("(the model produced no text)")
+        st.caption(t("output.none"))
     if trace.truncated:
-        st.warning(f"The input was too long for this model ({network.max_len} tokens): "
-                   f"{trace.truncated} tokens were cut from the end.")
-    unknown = sorted({t for t, u in zip(trace.source_tokens + trace.target_tokens,
-                                         trace.source_unknown + trace.target_unknown) if u})
+        st.warning(t("msg.truncated", max_len=network.max_len, n=trace.truncated))
+    unknown = sorted({tok for tok, unk in zip(trace.source_tokens + trace.target_tokens,
+                                               trace.source_unknown + trace.target_unknown) if unk})
     if unknown:
-        # st.code, not markdown: the characters are shown as they are, whatever they are.
-        st.caption("Characters outside this model's vocabulary (it reads them as <unk>; labels keep them):")
+        st.caption(t("msg.unknown"))
         st.code(" ".join(unknown), language=None)
-    st.caption(f"{network.name}: {network.architecture}, {network.n_layers} layers × {network.n_heads} heads. "
-               "Token labels: ␣ is a space, ↵ a newline.")
-
-
-def attention_view(trace: model.Trace, name: str) -> None:
-    for kind in trace.kinds():
-        records = trace.records_of(kind)
-        st.subheader(KIND_TITLES.get(kind, kind))
-        st.plotly_chart(viz.overview_image(records), key=f"{name}.{kind}.overview", config=PLOTLY_CONFIG)
-        head_viewer(kind, records, key=f"{name}.{kind}")
+    c = network.config
+    st.caption(t("model.summary", name=network.name, architecture=network.architecture,
+                 n_layers=c.n_layers, n_heads=c.n_heads, d_model=c.d_model))
 
 
 def main() -> None:
     st.set_page_config(page_title="Attention Explorer", layout="wide")
-    st.title("Attention Explorer")
-    st.caption("Attention(Q, K, V) = softmax(QKᵀ / √d_k) V: every layer and head of a small Transformer, "
-               "for the text you type.")
-    with shown_errors("running the model"):
-        model_box, text_box, target_box = st.columns([1, 3, 2])
-        name = model_controls(model_box)
-        if name is None:
-            return
+    models = model.available()
+    if not models:
+        st.error(translator("en")("msg.no_models"))
+        return
+    notes = start_session(models)
+    t = translator(view().lang)
+    page, name, snapshot = sidebar_controls(models, t)
+    t = translator(view().lang)
+    if view().lecture:
+        st.html(LECTURE_CSS)   # a constant: no user text reaches HTML
+    st.title(t("app.title"))
+    st.caption(t("app.caption"))
+    if notes:
+        st.warning(t("msg.url_note", note=len(notes)))
+        st.code("\n".join(notes), language=None)   # the link's raw values, shown as plain text
+    with shown_errors(t, "running the model"):
         version = model.weights_version(name)
-        network = load_model(name, version)
-        text, target = text_controls(name, network.architecture, text_box, target_box)
-        if not text.strip():
-            st.info("Please type some text above to see its attention.")
-            return
-        trace = run_trace(name, version, text, target, network)
-        output_view(trace, network)
-        attention_view(trace, name)
+        network = load_model(name, snapshot, version)
+        trace = None
+        if page in NEEDS_TRACE:
+            text, target = text_controls(network.architecture, t)
+            if not text.strip():
+                st.info(t("msg.empty"))
+                sync_url()
+                return
+
+            def run_trace(text, target=None, pad_to=0, intervention=None):
+                i = intervention or model.Intervention()
+                return cached_trace(name, snapshot, version, text, target, int(pad_to),
+                                    tuple(sorted(i.heads_off)), tuple(sorted(i.masked_source)),
+                                    tuple(sorted(i.masked_target)), network)
+
+            trace = run_trace(text, target)
+            output_view(trace, network, t)
+            fitted, fit_notes = fit_to_model(view(), trace.kinds(), network.n_layers, network.n_heads)
+            if fitted != view():
+                st.session_state[VIEW_KEY] = fitted
+                for field in ("kind", "layer", "head", "heads_off"):
+                    forget_widget(field)
+            for note in fit_notes:
+                st.caption(note)
+        else:
+            run_trace = None
+
+        def run_steps(text, max_new_tokens, intervention=None):
+            heads_off = tuple(sorted((intervention or model.Intervention()).heads_off))
+            return cached_steps(name, snapshot, version, text, int(max_new_tokens), heads_off, network)
+
+        ctx = PageContext(view=view(), model=network, trace=trace, t=t, run_trace=run_trace,
+                          run_steps=run_steps, plotly_config=PLOTLY_CONFIG)
+        renderer(page)(ctx)
+    sync_url()
 
 
 # `streamlit run` executes this file as __main__; tests may import it for its constants.

@@ -1,27 +1,26 @@
-"""app.py through streamlit.testing.v1.AppTest: every model runs, figures hold the right matrices."""
+"""app.py through streamlit.testing.v1.AppTest: views, URL state, bad input, no needless reruns."""
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import app
 import model
+from ui.state import PAGES
 from viz.labels import token_labels
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 120   # the first run imports torch and loads a checkpoint
+TIMEOUT = 180   # the first run imports torch and loads a checkpoint
 
 
-def start(name=None, text=None, target=None) -> AppTest:
+def start(**params) -> AppTest:
+    """The app opened with these URL query parameters, as a shared link would open it."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if name is not None:
-        at.session_state["model"] = name
-    if text is not None:
-        at.session_state["text"] = text
-    if target is not None:
-        at.session_state["target"] = target
+    for key, value in params.items():
+        at.query_params[key] = str(value)
     return at.run()
 
 
@@ -30,11 +29,10 @@ def figures(at) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
-def detail(at, kind) -> dict:
-    """The interactive heatmap of one attention kind."""
-    found = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"
-             and f["layout"]["title"]["text"].startswith(f"{kind} attention")]
-    assert len(found) == 1, f"expected one {kind} heatmap"
+def detail(at) -> dict:
+    """The Explore page's interactive heatmap of one head."""
+    found = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"]
+    assert len(found) == 1, "expected one detail heatmap"
     return found[0]
 
 
@@ -43,60 +41,101 @@ def shape(fig) -> tuple[int, ...]:
     return tuple(int(n) for n in re.split(r",\s*", str(z["shape"])))
 
 
+def z_values(fig) -> np.ndarray:
+    import base64
+    z = fig["data"][0]["z"]
+    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape(fig))
+
+
 def assert_clean(at):
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
 
 
-EXPECTED_KINDS = {"encoder-decoder": ["encoder", "decoder", "cross"], "decoder-only": ["decoder"],
-                  "encoder-only": ["encoder"]}
+KINDS = {"encoder-decoder": ["encoder", "decoder", "cross"], "decoder-only": ["decoder"],
+         "encoder-only": ["encoder"]}
 
 
 @pytest.mark.parametrize("name", model.available())
-def test_each_model_draws_every_kind(name):
-    at = start(name)
-    assert_clean(at)
-    assert at.text_input(key="text").value == app.DEFAULT_TEXTS[name]
-    kinds = EXPECTED_KINDS[model.load(name).architecture]
-    figs = figures(at)
-    assert [f["data"][0]["type"] for f in figs] == ["image", "heatmap"] * len(kinds)
-    for kind in kinds:
-        fig = detail(at, kind)
-        rows, cols = shape(fig)
-        assert len(fig["layout"]["yaxis"]["ticktext"]) == rows
-        assert len(fig["layout"]["xaxis"]["ticktext"]) == cols
-        assert fig["layout"]["yaxis"]["range"][0] > fig["layout"]["yaxis"]["range"][1]
+def test_explore_draws_every_kind_of_every_model(name):
+    network = model.load(name)
     text = app.DEFAULT_TEXTS[name]
-    if "encoder" in kinds:
-        labels = detail(at, "encoder")["layout"]["xaxis"]["ticktext"]
-        tokens = model.load(name).tokenizer.encode(text).tokens
-        assert labels[:len(tokens)] == token_labels(tokens)
-    if kinds == ["decoder"]:
-        labels = detail(at, "decoder")["layout"]["yaxis"]["ticktext"]
-        assert labels[:len(text) + 1] == token_labels(["<bos>", *text])
-    assert len(at.code) == 1 or any("produced no text" in c.value for c in at.caption), "output shown"
+    for kind in KINDS[network.architecture]:
+        at = start(model=name, kind=kind, layer=network.n_layers - 1, head=1)
+        assert_clean(at)
+        assert at.text_input(key="w.text").value == text
+        figs = figures(at)
+        assert [f["data"][0]["type"] for f in figs] == ["image", "heatmap"]
+        fig = detail(at)
+        trace = network.trace(text, max_new_tokens=app.NEW_TOKENS if network.architecture == "decoder-only" else 0)
+        record = trace.get(kind, network.n_layers - 1)
+        assert shape(fig) == record.weights.shape[1:]
+        np.testing.assert_allclose(z_values(fig)[record.allowed], record.weights[1][record.allowed], atol=1e-6)
+        assert fig["layout"]["yaxis"]["ticktext"] == token_labels(record.query_tokens)
+        assert fig["layout"]["xaxis"]["ticktext"] == token_labels(record.key_tokens)
+        assert fig["layout"]["yaxis"]["range"][0] > fig["layout"]["yaxis"]["range"][1]   # row 0 on top
 
 
 def test_text_and_target_change_the_drawing():
-    at = start("toy-seq2seq")
-    at.text_input(key="text").set_value("abc").run()
+    at = start(model="toy-seq2seq", kind="encoder")
+    at.text_input(key="w.text").set_value("abc").run()
     assert_clean(at)
-    encoder = detail(at, "encoder")
-    assert shape(encoder) == (4, 4)
-    assert encoder["layout"]["xaxis"]["ticktext"] == ["a", "b", "c", "&lt;eos&gt;"]
-
-    at.text_input(key="target").set_value("cba").run()       # teacher forcing
+    assert shape(detail(at)) == (4, 4)
+    assert detail(at)["layout"]["xaxis"]["ticktext"] == ["a", "b", "c", "&lt;eos&gt;"]
+    at.radio(key="w.kind").set_value("cross").run()
+    at.text_input(key="w.target").set_value("cba").run()       # teacher forcing
     assert_clean(at)
-    assert shape(detail(at, "decoder")) == (4, 4)
-    cross = detail(at, "cross")
+    cross = detail(at)
     assert shape(cross) == (4, 4)
     assert cross["layout"]["yaxis"]["ticktext"] == ["&lt;bos&gt;", "c", "b", "a"]
-    assert cross["layout"]["xaxis"]["ticktext"] == ["a", "b", "c", "&lt;eos&gt;"]
+    assert at.query_params["target"] == ["cba"] or at.query_params["target"] == "cba"
+
+
+def test_query_parameters_restore_a_view():
+    at = start(page="explore", model="toy-seq2seq", text="reverse: abc", kind="cross", layer=2, head=1,
+               stage="scores")
+    assert_clean(at)
+    assert at.radio(key="w.kind").value == "cross" and at.radio(key="w.layer").value == 2
+    assert at.radio(key="w.head").value == 1 and at.radio(key="w.stage").value == "scores"
+    title = detail(at)["layout"]["title"]["text"]
+    assert title.startswith("cross attention · layer 2 · head 1 · raw scores")
+    record = model.load("toy-seq2seq").trace("reverse: abc").get("cross", 2)
+    np.testing.assert_allclose(z_values(detail(at)), record.scores[1], rtol=1e-5, atol=1e-5)
+
+
+def test_widget_changes_land_in_the_url():
+    at = start(model="toy-gpt", text="abcabc")
+    at.radio(key="w.head").set_value(3).run()
+    at.radio(key="w.stage").set_value("logits").run()
+    params = {k: at.query_params[k] for k in at.query_params}
+    flat = {k: (v[0] if isinstance(v, list) else v) for k, v in params.items()}
+    assert flat["head"] == "3" and flat["stage"] == "logits" and flat["model"] == "toy-gpt"
+    assert flat["text"] == "abcabc"
+
+
+@pytest.mark.parametrize("params", [
+    {"model": "no-such-model"}, {"layer": "99"}, {"head": "-4"}, {"kind": "cross", "model": "toy-bert"},
+    {"stage": "<script>alert(1)</script>"}, {"page": "admin"}, {"pad_to": "1e99"}, {"lang": "xx"},
+])
+def test_bad_url_values_fall_back_with_a_note(params):
+    at = start(**params)
+    assert_clean(at)
+    notes = [w.value for w in at.warning] + [c.value for c in at.caption]
+    assert any("default" in n or "does not exist" in n or "has no" in n for n in notes + [c.value for c in at.code])
+    assert len(figures(at)) == 2
+
+
+def test_pad_to_shows_the_padding_mask():
+    at = start(model="toy-bert", text="abc", pad_to=10, stage="mask")
+    assert_clean(at)
+    z = z_values(detail(at))
+    assert z.shape == (10, 10)
+    assert np.isnan(z[:, 3:]).all() and np.isnan(z[3:, :]).all() and (z[:3, :3] == 1).all()
 
 
 def test_empty_text_asks_for_text():
     for text in ("", "   "):
-        at = start("toy-bert", text=text)
+        at = start(model="toy-bert", text=text)
         assert_clean(at)
         assert any("type some text" in info.value for info in at.info)
         assert not at.get("plotly_chart")
@@ -104,25 +143,29 @@ def test_empty_text_asks_for_text():
 
 def test_markup_is_shown_literally():
     payload = '<script>alert(1)</script><img src=x onerror="window.__pwned=1">'
-    at = start("toy-bert", text=payload)
+    at = start(model="toy-bert", text=payload)
     assert_clean(at)
-    spec = json.dumps(detail(at, "encoder"), ensure_ascii=False)
-    assert "&lt;" in spec and "&gt;" in spec
-    assert "<script" not in spec and "<img" not in spec
-    # nothing the user typed reaches Markdown (which would interpret it)
-    for element in at.markdown:
+    spec = json.dumps(detail(at), ensure_ascii=False)
+    assert "&lt;" in spec and "<script" not in spec and "<img" not in spec
+    for element in at.markdown:   # nothing typed reaches Markdown, which would interpret it
         assert "script" not in element.value and "onerror" not in element.value
 
 
 def test_long_input_says_how_much_was_cut():
-    at = start("toy-bert", text="a" * 150)
-    assert_clean(at)
     limit = model.load("toy-bert").max_len
+    at = start(model="toy-bert", text="a" * 150)
+    assert_clean(at)
     assert any(f"{150 - limit} tokens were cut" in w.value for w in at.warning)
-    assert shape(detail(at, "encoder")) == (limit, limit)
+    assert shape(detail(at)) == (limit, limit)
 
 
-def test_changing_head_or_stage_does_not_rerun_the_model(monkeypatch):
+def test_unknown_characters_are_listed():
+    at = start(model="toy-seq2seq", text="copy: 你好")
+    assert_clean(at)
+    assert any(c.value == "你 好" for c in at.code)
+
+
+def test_changing_head_layer_stage_or_kind_does_not_rerun_the_model(monkeypatch):
     calls = []
     original = model.BuiltinModel.trace
 
@@ -131,24 +174,38 @@ def test_changing_head_or_stage_does_not_rerun_the_model(monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(model.BuiltinModel, "trace", counting)
-    at = start("toy-gpt", text="a fresh text only this test uses")
+    at = start(model="toy-seq2seq", text="reverse: a text only this test uses")
     assert len(calls) == 1
-    at.radio(key="toy-gpt.decoder.head").set_value(2).run()
-    at.radio(key="toy-gpt.decoder.layer").set_value(1).run()
-    at.radio(key="toy-gpt.decoder.stage").set_value("scores").run()
+    at.radio(key="w.head").set_value(2).run()
+    at.radio(key="w.layer").set_value(1).run()
+    at.radio(key="w.stage").set_value("scores").run()
+    at.radio(key="w.kind").set_value("cross").run()
     assert_clean(at)
-    assert detail(at, "decoder")["layout"]["title"]["text"].startswith("decoder attention · layer 1 · head 2 · raw")
+    assert detail(at)["layout"]["title"]["text"].startswith("cross attention · layer 1 · head 2 · raw")
     assert len(calls) == 1
 
 
 def test_switching_model_swaps_the_example_but_keeps_typed_text():
-    at = start("toy-seq2seq")
-    at.selectbox(key="model").set_value("toy-bert").run()
-    assert at.text_input(key="text").value == app.DEFAULT_TEXTS["toy-bert"]
-    at.text_input(key="text").set_value("my own words").run()
-    at.selectbox(key="model").set_value("toy-gpt").run()
+    at = start()
+    at.selectbox(key="w.model").set_value("toy-bert").run()
+    assert at.text_input(key="w.text").value == app.DEFAULT_TEXTS["toy-bert"]
+    at.text_input(key="w.text").set_value("my own words").run()
+    at.selectbox(key="w.model").set_value("toy-gpt").run()
     assert_clean(at)
-    assert at.text_input(key="text").value == "my own words"
+    assert at.text_input(key="w.text").value == "my own words"
+
+
+def test_chinese_interface():
+    at = start(lang="zh", model="toy-seq2seq")
+    assert_clean(at)
+    assert at.title[0].value == "注意力探索器"
+    assert at.text_input(key="w.text").label == "文本"
+
+
+def test_lecture_mode_runs():
+    at = start(lecture=1, model="toy-gpt")
+    assert_clean(at)
+    assert at.toggle(key="w.lecture").value is True
 
 
 def test_model_load_error_is_a_message_not_a_traceback(monkeypatch):
@@ -156,3 +213,10 @@ def test_model_load_error_is_a_message_not_a_traceback(monkeypatch):
     at = start()
     assert not at.exception
     assert len(at.error) == 1 and "unknown model 'toy-missing'" in at.error[0].value
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("name", model.BUILTIN_NAMES)
+def test_every_page_runs_with_every_model(page, name):
+    at = start(page=page, model=name)
+    assert_clean(at)

@@ -108,28 +108,52 @@ def screenshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def test_default_page_paints_overviews_and_heatmaps(page, errors):
-    # toy-seq2seq: encoder, decoder and cross attention, each an overview image and a heatmap
-    wait_for_charts(page, 6)
-    assert page.locator(".js-plotly-plot").count() == 6
+def radio(page, label: str):
+    """The main area's radio group with this exact label (the sidebar's pages say 'Head anatomy')."""
+    return page.locator("[data-testid=stMain] [data-testid=stRadio]").filter(
+        has=page.get_by_text(label, exact=True)).first
+
+
+def test_default_page_paints_the_overview_image_and_the_heatmap(page, errors):
+    wait_for_charts(page, 2)
+    assert page.locator(".js-plotly-plot").count() == 2
     # trace layers only: the detail heatmap's mask hatch is a layout image elsewhere
-    assert page.locator(".js-plotly-plot .overplot .imagelayer image").count() == 3, "one image per overview"
-    assert page.locator(".js-plotly-plot .overplot .heatmaplayer image").count() == 3
+    assert page.locator(".js-plotly-plot .overplot .imagelayer image").count() == 1, "the overview is one image"
+    assert page.locator(".js-plotly-plot .overplot .heatmaplayer image").count() == 1
     assert page.get_by_text("Generated output").count() == 1
     screenshot(page, "default")
 
     # the head picker lives in a fragment: only that heatmap is redrawn
-    head_picker = page.locator("[data-testid=stRadio]").filter(has_text="Head").first
-    head_picker.get_by_text("2", exact=True).click()
+    radio(page, "Head").get_by_text("2", exact=True).click()
     page.wait_for_function("[...document.querySelectorAll('.gtitle')].some("
                            "t => t.textContent.startsWith('encoder attention · layer 0 · head 2'))",
                            timeout=60_000)
-    assert page.locator(".js-plotly-plot").count() == 6
+    page.wait_for_function("window.location.search.includes('head=2')", timeout=30_000)
+    # a fragment rerun leaves the stale chart until it ends; then exactly two remain
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 2", timeout=30_000)
+    assert errors == []
+
+
+def test_a_shared_url_reopens_the_same_view(server, browser, page, errors):
+    wait_for_charts(page, 2)
+    radio(page, "Attention").get_by_text("Encoder–decoder (cross) attention").click()
+    page.wait_for_function("window.location.search.includes('kind=cross')", timeout=60_000)
+    radio(page, "Head").get_by_text("3", exact=True).click()
+    page.wait_for_function("window.location.search.includes('head=3')", timeout=60_000)
+    shared = page.url
+    fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
+    other = fresh.new_page()
+    other.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    other.goto(shared)
+    wait_for_charts(other, 2)
+    titles = other.locator(".gtitle").all_text_contents()
+    assert any(t.startswith("cross attention · layer 0 · head 3") for t in titles), titles
+    fresh.close()
     assert errors == []
 
 
 def test_typed_markup_is_text_not_html(page, errors):
-    wait_for_charts(page, 6)
+    wait_for_charts(page, 2)
     box = page.get_by_label("Text", exact=True)
     box.fill(PAYLOAD)
     box.press("Enter")
@@ -137,7 +161,7 @@ def test_typed_markup_is_text_not_html(page, errors):
     page.wait_for_function(
         "[...document.querySelectorAll('.xtick text')].some(t => t.textContent === '<')",
         timeout=60_000)
-    wait_for_charts(page, 6)
+    wait_for_charts(page, 2)
     assert page.evaluate("window.__pwned") is None
     assert page.locator('img[src="x"]').count() == 0
     assert box.input_value() == PAYLOAD
@@ -145,4 +169,38 @@ def test_typed_markup_is_text_not_html(page, errors):
     for char in '<img=x">':
         assert char in ticks, f"{char!r} should be a literal tick label"
     screenshot(page, "markup")
+    assert errors == []
+
+
+def test_script_in_the_url_does_not_run(server, browser, errors):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    from urllib.parse import quote
+    page.goto(f"{server}/?model=toy-bert&text={quote(PAYLOAD)}&stage={quote('<script>window.__pwned=2</script>')}")
+    wait_for_charts(page, 2)
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator('img[src="x"]').count() == 0
+    context.close()
+    assert errors == []
+
+
+PAGE_CHARTS = {  # page -> (model, the least number of charts it paints)
+    "explore": ("toy-gpt", 2), "anatomy": ("toy-seq2seq", 3), "generation": ("toy-seq2seq", 2),
+    "worked-example": ("toy-seq2seq", 1), "aggregates": ("toy-bert", 2), "intervene": ("toy-gpt", 1),
+}
+
+
+@pytest.mark.parametrize("name", list(PAGE_CHARTS))
+def test_every_page_paints(server, browser, errors, name):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    model_name, charts = PAGE_CHARTS[name]
+    page.goto(f"{server}/?page={name}&model={model_name}")
+    wait_for_charts(page, charts)
+    assert page.locator("[data-testid=stException]").count() == 0
+    screenshot(page, f"page-{name}")
+    context.close()
     assert errors == []

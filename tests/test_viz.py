@@ -102,10 +102,13 @@ def test_every_stage_and_its_colour_range(stage):
     fig = viz.head_heatmap(record, 4, stage=stage)
     z = np.asarray(fig.data[0].z)
     expected = {"scores": record.scores[4], "scaled": record.scores[4] * record.scale,
+                "bias": record.scores[4] * record.scale,   # no bias in this record
+                "mask": np.ones_like(record.weights[4]),
                 "logits": record.logits()[4], "weights": record.weights[4]}[stage]
     np.testing.assert_allclose(z[record.allowed], expected[record.allowed], rtol=1e-6)
+    assert np.isnan(z[~record.allowed]).all()
     heatmap = fig.data[0]
-    if stage == "weights":
+    if stage in ("weights", "mask"):
         assert (heatmap.zmin, heatmap.zmax) == (0, 1)
     else:
         assert heatmap.zmin == -heatmap.zmax and heatmap.zmax >= np.nanmax(np.abs(z))

@@ -53,7 +53,7 @@ def lookup_table(name: str, gamma: float = 1.0, n: int = 256) -> np.ndarray:
 
 def value_range(values: np.ndarray, stage: str) -> tuple[float, float]:
     """(zmin, zmax): 0..1 for probabilities, symmetric about 0 for signed scores."""
-    if stage == "weights":
+    if stage in ("weights", "mask"):
         # A fixed range keeps heads and inputs comparable; a stretched one would make a uniform
         # head look as sharp as a focused one.
         return 0.0, 1.0
@@ -65,7 +65,9 @@ def value_range(values: np.ndarray, stage: str) -> tuple[float, float]:
 
 def stage_scale(stage: str) -> tuple[str, float]:
     """(scale name, gamma): sequential and bent for probabilities, diverging and linear for scores."""
-    return (SEQUENTIAL, WEIGHT_GAMMA) if stage == "weights" else (DIVERGING, 1.0)
+    if stage == "weights":
+        return SEQUENTIAL, WEIGHT_GAMMA
+    return (SEQUENTIAL, 1.0) if stage == "mask" else (DIVERGING, 1.0)
 
 
 def to_rgb(values: np.ndarray, name: str, zmin: float, zmax: float,

@@ -5,13 +5,17 @@ from typing import Union
 
 import numpy as np
 
-STAGES = ("scores", "scaled", "logits", "weights")
+STAGES = ("scores", "scaled", "bias", "mask", "logits", "weights")
 STAGE_TITLES = {
     "scores": "raw scores q·k",
     "scaled": "scaled scores q·k·scale",
+    "bias": "scaled scores + position bias",
+    "mask": "mask (1 = may attend; hatched = masked)",
     "logits": "softmax input (scaled + bias, masked)",
     "weights": "softmax weights α",
 }
+# Stages whose values are probabilities or 0/1 flags: a fixed 0..1 range, a sequential scale.
+UNIT_STAGES = ("mask", "weights")
 
 Head = Union[int, str]   # a head index, or "mean" (the average over heads)
 
@@ -22,6 +26,13 @@ def stage_values(record, stage: str) -> np.ndarray:
         values = record.scores
     elif stage == "scaled":
         values = record.scores * np.float32(record.scale)
+    elif stage == "bias":
+        values = record.scores * np.float32(record.scale)
+        if record.bias is not None:
+            values = values + record.bias
+    elif stage == "mask":
+        # The allowed pattern itself; head_matrix hatches the masked cells like every stage.
+        values = np.broadcast_to(record.allowed[None].astype(np.float32), record.weights.shape)
     elif stage == "logits":
         values = record.logits()
     elif stage == "weights":

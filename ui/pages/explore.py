@@ -1,0 +1,49 @@
+"""Explore: every layer x head of one attention kind at one stage, and one head in detail."""
+from __future__ import annotations
+
+import streamlit as st
+
+import viz
+from ..context import PageContext, bound, shown_errors, sync_url
+
+
+def stage_controls(ctx: PageContext, kinds: list[str]) -> tuple[str, str, int]:
+    """(kind, stage, pad_to): what the overview and the detail both show."""
+    t = ctx.t
+    left, middle, right = st.columns([3, 5, 2])
+    kind = bound(left.radio, "kind", t("control.kind"), options=kinds,
+                 format_func=lambda k: t(f"kind.{k}"))
+    stage = bound(middle.radio, "stage", t("control.stage"), options=list(viz.STAGES), horizontal=True,
+                  format_func=lambda s: t(f"stage.{s}"))
+    pad_to = bound(right.number_input, "pad_to", t("control.pad_to"), min_value=0,
+                   max_value=ctx.model.max_len, step=1)
+    return kind, stage, int(pad_to)
+
+
+@st.fragment
+def head_detail(ctx: PageContext, records: list, stage: str) -> None:
+    """Layer and head pickers and the chosen head's heatmap: reruns alone, never the model."""
+    t = ctx.t
+    with shown_errors(t, "drawing the head"):
+        left, right = st.columns([2, 5])
+        layer = bound(left.radio, "layer", t("control.layer"), options=[r.layer for r in records],
+                      horizontal=True)
+        head = bound(right.radio, "head", t("control.head"), options=["mean", *range(records[0].n_heads)],
+                     horizontal=True, format_func=lambda h: t("head.mean") if h == "mean" else str(h))
+        record = next(r for r in records if r.layer == layer)
+        ctx.chart(viz.head_heatmap(record, head, stage), key="explore.detail")
+    sync_url()
+
+
+def render(ctx: PageContext) -> None:
+    t = ctx.t
+    kind, stage, pad_to = stage_controls(ctx, ctx.trace.kinds())
+    trace = ctx.run_trace(ctx.view.text, ctx.view.target or None, pad_to=pad_to) if pad_to else ctx.trace
+    records = trace.records_of(kind)
+    st.subheader(f"{t(f'kind.{kind}')}: {t(f'kind.{kind}.help')}")
+    if stage == "bias" and all(r.bias is None for r in records):
+        st.caption(t("msg.no_bias"))
+    st.markdown(f"**{t('overview.title')}**")
+    ctx.chart(viz.overview_image(records, stage), key="explore.overview")
+    st.markdown(f"**{t('detail.title')}**")
+    head_detail(ctx, records, stage)
