@@ -1,0 +1,79 @@
+"""Latency as a user feels it: the app in Debian's Chromium, timed inside the page.
+
+Cases (each the median of several runs; every run types a fresh text, so no cache helps):
+- enter: from pressing Enter on a new 24-character input to every chart painted again;
+- head: from clicking another head to its heatmap repainted (a fragment rerun, no model run).
+The clock is the page's performance.now(); waits poll once per animation frame.
+"""
+from __future__ import annotations
+
+import random
+import statistics
+import string
+
+from .appserver import launch_chromium, running_app
+
+SETTLED = ("!document.querySelector('[data-testid=stStatusWidget]')"
+           " && document.querySelectorAll('.js-plotly-plot .svg-container').length >= {charts}")
+
+
+def _settle(page, charts: int) -> None:
+    page.wait_for_function(SETTLED.format(charts=charts), timeout=180_000, polling="raf")
+
+
+def _ticks_are(text_tokens: list[str]) -> str:
+    """JS condition: the detail heatmap's x tick labels are exactly these tokens."""
+    import json
+    wanted = json.dumps(json.dumps(text_tokens, ensure_ascii=False, separators=(",", ":")))
+    return ("(() => { const plots = document.querySelectorAll('.js-plotly-plot');"
+            " const last = plots[plots.length - 1]; if (!last) return false;"
+            " const ticks = [...last.querySelectorAll('.xtick text')].map(t => t.textContent);"
+            f" return JSON.stringify(ticks) === {wanted}; }})()")
+
+
+def time_enter(page, model: str, prefix: str, length: int, rng: random.Random) -> float:
+    """Seconds from Enter to the new input's charts painted (encoder view of model)."""
+    body = "".join(rng.choice(string.ascii_lowercase) for _ in range(length - len(prefix)))
+    text = prefix + body
+    box = page.get_by_label("Text", exact=True)
+    box.fill(text)
+    expected = [("␣" if c == " " else c) for c in text] + (["<eos>"] if model == "toy-seq2seq" else [])
+    page.evaluate("window.__t0 = performance.now()")
+    box.press("Enter")
+    page.wait_for_function(_ticks_are(expected), timeout=180_000, polling="raf")
+    _settle(page, 2)
+    return page.evaluate("(performance.now() - window.__t0) / 1000")
+
+
+def time_head(page, head: int) -> float:
+    radio = page.locator("[data-testid=stMain] [data-testid=stRadio]").filter(
+        has=page.get_by_text("Head", exact=True)).first
+    page.evaluate("window.__t0 = performance.now()")
+    radio.get_by_text(str(head), exact=True).click()
+    page.wait_for_function(
+        f"[...document.querySelectorAll('.gtitle')].some(t => t.textContent.includes('· head {head} ·'))",
+        timeout=60_000, polling="raf")
+    _settle(page, 2)
+    return page.evaluate("(performance.now() - window.__t0) / 1000")
+
+
+def main(runs: int = 7) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    rng = random.Random(0)
+    results = {}
+    with running_app() as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?model=toy-seq2seq&kind=encoder")
+        _settle(page, 2)
+        time_enter(page, "toy-seq2seq", "reverse: ", 24, rng)     # warm-up: imports, first paint
+        enter = [time_enter(page, "toy-seq2seq", "reverse: ", 24, rng) for _ in range(runs)]
+        heads = [time_head(page, head) for head in [1, 2, 3, 0] * 2][:runs]
+        results["toy-seq2seq: Enter -> all charts painted (24 chars)"] = statistics.median(enter)
+        results["toy-seq2seq: change head -> heatmap repainted"] = statistics.median(heads)
+        browser.close()
+    print(f"browser latency (Debian Chromium, headless; median of {runs})")
+    for name, seconds in results.items():
+        print(f"  {name:55s} {seconds * 1000:7.0f} ms")
+    return results
