@@ -20,7 +20,7 @@ from torch import nn
 
 from . import evaluate
 from .builtin import BuiltinModel, checkpoint_path, config_path, load_builtin, read_model_card
-from .tasks import TASKS, corpus_window, repeated_span_text, task_example
+from .tasks import TASKS, corpus_window, random_span, repeated_span_text, task_example
 from .tokenizer import SPECIALS, CharTokenizer
 from .transformer import Transformer, TransformerConfig
 
@@ -71,8 +71,16 @@ GPT_CONTEXT = 128
 def gpt_batch(rng: random.Random, size: int) -> dict:
     rows = []
     for _ in range(size):
-        # Half plain text, half text with a repeated random span (the induction curriculum).
-        text = corpus_window(rng, GPT_CONTEXT) if rng.random() < 0.5 else repeated_span_text(rng, GPT_CONTEXT)
+        # The induction curriculum: 40 % plain text, 30 % text with a repeated random span,
+        # 30 % a random span repeated end to end (where only an induction head lowers the loss).
+        roll = rng.random()
+        if roll < 0.4:
+            text = corpus_window(rng, GPT_CONTEXT)
+        elif roll < 0.7:
+            text = repeated_span_text(rng, GPT_CONTEXT)
+        else:
+            span = random_span(rng, rng.randint(10, 40))
+            text = (span * (GPT_CONTEXT // len(span) + 1))[:GPT_CONTEXT]
         rows.append([TOKENIZER.bos_id] + TOKENIZER.ids(text))
     ids = _pad(rows)
     return {"tgt_in": ids[:, :-1], "labels": ids[:, 1:]}
@@ -118,7 +126,7 @@ RECIPES = {
     "toy-gpt": Recipe(
         TransformerConfig("decoder-only", len(TOKENIZER), d_model=128, n_heads=4, n_layers=2,
                           d_ff=512, max_len=GPT_CONTEXT + 1),
-        steps=3000, batch_size=32, lr=1e-3, warmup=200, make_batch=gpt_batch, measure=measure_gpt),
+        steps=4000, batch_size=32, lr=2e-3, warmup=200, make_batch=gpt_batch, measure=measure_gpt),
     "toy-bert": Recipe(
         TransformerConfig("encoder-only", len(TOKENIZER), d_model=128, n_heads=4, n_layers=3,
                           d_ff=512, max_len=BERT_CONTEXT),

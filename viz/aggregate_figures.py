@@ -72,7 +72,7 @@ def mean_heads_figure(records: Sequence, title: Optional[str] = None) -> go.Figu
                        colorbar=dict(title=dict(text="mean α"), thickness=14)),
         # NaN cells are gaps: a grey background (in neither scale) shows through them as "masked".
         plot_bgcolor=MASK_CSS,
-        height=n_rows * panel + 200, margin=dict(l=10, r=10, t=100, b=10),
+        height=n_rows * panel + 200, margin=dict(l=10, r=10, t=100, b=10, pad=0),
     )
     return fig
 
@@ -89,15 +89,16 @@ def rollout_figure(matrix: np.ndarray, tokens: Sequence[str], title: Optional[st
     ))
     fig.update_layout(
         title=dict(text=title or "attention rollout (Abnar & Zuidema, 2020): Ã = 0.5·mean_h A + 0.5·I, multiplied through the layers"),
-        xaxis=dict(_token_axis(tokens, n, 64), title="input position (key)", range=[-0.5, n - 0.5]),
-        yaxis=dict(_token_axis(tokens, n, 64), title="position at the top layer (query)", range=[n - 0.5, -0.5]),
+        # Every label, as in viz.heatmap: rows are at least ROW_PIXELS tall.
+        xaxis=dict(_token_axis(tokens, n, n), title="input position (key)", range=[-0.5, n - 0.5]),
+        yaxis=dict(_token_axis(tokens, n, n), title="position at the top layer (query)", range=[n - 0.5, -0.5]),
         height=int(min(n * np.clip(700 / max(n, 1), ROW_PIXELS, 36), 1830)) + 170,
-        margin=dict(l=10, r=10, t=80, b=10),
+        margin=dict(l=10, r=10, t=80, b=10, pad=0),
     )
     return fig
 
 
-def rollout_row_figure(matrix: np.ndarray, tokens: Sequence[str], row: int) -> go.Figure:
+def rollout_row_figure(matrix: np.ndarray, tokens: Sequence[str], row: int, title: Optional[str] = None) -> go.Figure:
     """Figure: one row of the rollout as bars: the share of each input position in position `row`."""
     values = np.asarray(matrix, dtype=np.float32)[row]                 # [pos]
     n = values.shape[0]
@@ -105,10 +106,10 @@ def rollout_row_figure(matrix: np.ndarray, tokens: Sequence[str], row: int) -> g
     fig = go.Figure(go.Bar(x=labels, y=values, marker_color="#31688e",
                            hovertemplate="input %{x}<br>rollout %{y:.4f}<extra></extra>"))
     fig.update_layout(
-        title=dict(text=f"rollout row of {token_label(tokens[row])} ({row}): where its representation comes from"),
-        xaxis=dict(_token_axis(tokens, n, 64), title="input position"),
+        title=dict(text=title or f"rollout row of {token_label(tokens[row])} ({row}): where its representation comes from"),
+        xaxis=dict(_token_axis(tokens, n, n), title="input position"),
         yaxis=dict(title="share", range=[0, max(float(values.max()) * 1.1, 1e-6)], rangemode="tozero"),
-        height=340, margin=dict(l=10, r=10, t=60, b=10),
+        height=340, margin=dict(l=10, r=10, t=60, b=10, pad=0),
     )
     return fig
 
@@ -121,25 +122,29 @@ def head_grid_figure(grid: np.ndarray, layers: Sequence[int], title: str, unit: 
     finite = z[np.isfinite(z)]
     top = zmax if zmax is not None else (float(finite.max()) if finite.size else 1.0)
     text = [[fmt.format(v) if np.isfinite(v) else "n/a" for v in row] for row in z]
-    # A NaN cell is a gap and plotly writes no text on gaps; where the whole grid is NaN (distance
-    # for cross-attention) a zero layer under it carries the "n/a" labels on the grey background.
-    shown = np.where(np.isfinite(z), z, np.float32(np.nan))
+    # Numeric axes with text ticks: an all-NaN grid (distance of cross-attention) registers no
+    # categories, and its "n/a" labels still need their cells.
+    heads, rows = np.arange(n_heads), np.arange(n_layers)
     fig = go.Figure(go.Heatmap(
-        z=shown, x=[f"head {h}" for h in range(n_heads)], y=[f"layer {layer}" for layer in layers],
-        zmin=0.0, zmax=top if top > 0 else 1.0, colorscale=colorscale(SEQUENTIAL),
+        z=z, x=heads, y=rows, zmin=0.0, zmax=top if top > 0 else 1.0, colorscale=colorscale(SEQUENTIAL),
         text=text, texttemplate="%{text}", textfont=dict(size=13), hoverongaps=False,
         colorbar=dict(title=dict(text=unit), thickness=14),
-        hovertemplate=f"%{{y}} · %{{x}}<br>%{{text}} {unit}<extra></extra>",
+        customdata=np.array([[f"layer {layer} · head {h}" for h in heads] for layer in layers]),
+        hovertemplate=f"%{{customdata}}<br>%{{text}} {unit}<extra></extra>",
     ))
+    # A NaN cell is a gap (grey background) and plotly writes no text on gaps: annotations do.
     missing = [(i, j) for i in range(n_layers) for j in range(n_heads) if not np.isfinite(z[i, j])]
     fig.update_layout(
         title=dict(text=title),
-        xaxis=dict(type="category", side="top", showgrid=False, zeroline=False),
-        yaxis=dict(type="category", autorange="reversed", showgrid=False, zeroline=False),
+        xaxis=dict(tickmode="array", tickvals=heads, ticktext=[f"head {h}" for h in heads], side="top",
+                   range=[-0.5, n_heads - 0.5], showgrid=False, zeroline=False),
+        # Layer 0 on top, as in the overview.
+        yaxis=dict(tickmode="array", tickvals=rows, ticktext=[f"layer {layer}" for layer in layers],
+                   range=[n_layers - 0.5, -0.5], showgrid=False, zeroline=False),
         plot_bgcolor=MASK_CSS,
-        annotations=[dict(x=f"head {j}", y=f"layer {layers[i]}", text="n/a", showarrow=False,
-                          font=dict(size=13, color="white")) for i, j in missing],
-        height=n_layers * GRID_CELL_PIXELS + 150, margin=dict(l=10, r=10, t=90, b=10),
+        annotations=[dict(x=j, y=i, text="n/a", showarrow=False, font=dict(size=13, color="white"))
+                     for i, j in missing],
+        height=n_layers * GRID_CELL_PIXELS + 170, margin=dict(l=10, r=10, t=110, b=10, pad=0),
     )
     return fig
 

@@ -1,0 +1,233 @@
+"""Aggregates page and viz/aggregate_figures.py: mean over heads, rollout, entropy and distance maps."""
+import base64
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import app
+import model
+from model.trace import AttentionRecord
+from viz import aggregate_figures as figures
+from viz.aggregates import head_entropy, mean_attention_distance, mean_over_heads, per_head_grid, rollout
+from viz.labels import position_labels, token_labels
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 180   # the first run imports torch and loads a checkpoint
+KINDS = {"encoder-decoder": ["encoder", "decoder", "cross"], "decoder-only": ["decoder"],
+         "encoder-only": ["encoder"]}
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: binary ({dtype, bdata, shape}) or a plain list."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        if "shape" in value:
+            return flat.reshape([int(n) for n in re.split(r",\s*", str(value["shape"]))])
+        return flat
+    return np.asarray(value, dtype=float)
+
+
+def spec(fig) -> dict:
+    """A figure as the JSON the browser receives."""
+    return json.loads(fig.to_json())
+
+
+def figures_of(at) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def start(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = str(value)
+    return at.run()
+
+
+def assert_clean(at):
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def own_trace(name):
+    """The trace the app draws, computed here directly from the model."""
+    network = model.load(name)
+    new = app.NEW_TOKENS if network.architecture == "decoder-only" else 0
+    return network, network.trace(app.DEFAULT_TEXTS[name], max_new_tokens=new)
+
+
+def record(weights, kind="encoder", layer=0, allowed=None, tokens="abcdefgh"):
+    weights = np.asarray(weights, dtype=np.float32)
+    h, nq, nk = weights.shape
+    zeros = np.zeros((h, nk, 2), np.float32)
+    return AttentionRecord(kind=kind, layer=layer, query_tokens=list(tokens[:nq]), key_tokens=list(tokens[:nk]),
+                           q=np.zeros((h, nq, 2), np.float32), k=zeros, v=zeros,
+                           scores=np.zeros_like(weights), scale=1.0, bias=None,
+                           allowed=np.ones((nq, nk), bool) if allowed is None else allowed,
+                           weights=weights, context=np.zeros((h, nq, 2), np.float32))
+
+
+def random_records(n_layers=2, n_heads=3, n=5, kind="encoder", causal=False, seed=0):
+    rng = np.random.default_rng(seed)
+    allowed = np.tril(np.ones((n, n), bool)) if causal else np.ones((n, n), bool)
+    out = []
+    for layer in range(n_layers):
+        w = rng.random((n_heads, n, n)) * allowed
+        out.append(record(w / w.sum(-1, keepdims=True), kind=kind, layer=layer, allowed=allowed))
+    return out
+
+
+# ---- viz/aggregate_figures.py -----------------------------------------------------------------
+
+def test_mean_heads_figure_holds_each_layers_mean_with_masked_cells_empty():
+    records = random_records(n_layers=3, causal=True, kind="decoder")
+    fig = spec(figures.mean_heads_figure(records))
+    assert [d["type"] for d in fig["data"]] == ["heatmap"] * 3
+    for r, trace in zip(records, fig["data"]):
+        z = array(trace["z"])
+        np.testing.assert_allclose(z[r.allowed], mean_over_heads(r)[r.allowed], atol=1e-7)
+        assert np.isnan(z[~r.allowed]).all()
+        assert trace["coloraxis"] == "coloraxis"
+    assert fig["layout"]["coloraxis"]["cmin"] == 0 and fig["layout"]["coloraxis"]["cmax"] == 1
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["layer 0", "layer 1", "layer 2"]
+    for axis in ("yaxis", "yaxis2", "yaxis3"):
+        low, high = fig["layout"][axis]["range"]
+        assert low > high, "row 0 must be on top"
+
+
+def test_mean_heads_figure_wraps_many_layers_and_thins_long_labels():
+    records = random_records(n_layers=5, n=70, seed=1)
+    fig = spec(figures.mean_heads_figure(records))
+    assert len(fig["data"]) == 5
+    assert "xaxis5" in fig["layout"] and "yaxis5" in fig["layout"]
+    ticks = fig["layout"]["xaxis"]["ticktext"]
+    assert 0 < len(ticks) <= figures.MAX_TICKS // figures.MAX_COLUMNS + 8 < 70
+
+
+def test_markup_tokens_are_escaped_in_figure_labels():
+    r = record(np.full((1, 2, 2), 0.5), tokens=["<script>", "<b>"])
+    fig = spec(figures.rollout_figure(rollout([r]), r.query_tokens))
+    assert fig["layout"]["xaxis"]["ticktext"] == ["&lt;script&gt;", "&lt;b&gt;"]
+    assert list(fig["data"][0]["y"]) == position_labels(["<script>", "<b>"])
+
+
+def test_rollout_figure_and_row_bars_hold_the_rollout():
+    records = random_records(n_layers=3, seed=2)
+    matrix = rollout(records)
+    tokens = records[0].query_tokens
+    heat = spec(figures.rollout_figure(matrix, tokens))
+    np.testing.assert_array_equal(array(heat["data"][0]["z"]), matrix)
+    assert heat["layout"]["yaxis"]["range"][0] > heat["layout"]["yaxis"]["range"][1]
+    assert heat["layout"]["xaxis"]["ticktext"] == token_labels(tokens)
+    bars = spec(figures.rollout_row_figure(matrix, tokens, 1))
+    assert bars["data"][0]["type"] == "bar"
+    np.testing.assert_array_equal(array(bars["data"][0]["y"]), matrix[1])
+    assert "b (1)" in bars["layout"]["title"]["text"]
+
+
+def test_head_grids_hold_entropy_and_distance_and_mark_missing_values():
+    records = random_records(n_layers=2, n_heads=3, n=4, seed=3)
+    fig = spec(figures.entropy_figure(records))
+    grid = per_head_grid(records, head_entropy)
+    np.testing.assert_array_equal(array(fig["data"][0]["z"]), grid)
+    assert fig["data"][0]["text"][1][2] == f"{grid[1, 2]:.2f}"
+    assert fig["data"][0]["zmax"] == pytest.approx(math.log2(4))   # a uniform head over 4 keys
+    assert fig["layout"]["xaxis"]["ticktext"] == ["head 0", "head 1", "head 2"]
+    assert fig["layout"]["yaxis"]["ticktext"] == ["layer 0", "layer 1"]
+    assert fig["layout"]["yaxis"]["range"][0] > fig["layout"]["yaxis"]["range"][1]
+    assert not fig["layout"].get("annotations")
+    cross = [record(r.weights, kind="cross", layer=r.layer) for r in records]
+    fig = spec(figures.distance_figure(cross))
+    assert np.isnan(array(fig["data"][0]["z"])).all()
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["n/a"] * 6
+    np.testing.assert_array_equal(array(spec(figures.distance_figure(records))["data"][0]["z"]),
+                                  per_head_grid(records, mean_attention_distance))
+
+
+# ---- the page ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", model.available())
+def test_every_kind_of_every_model_draws_the_right_numbers(name):
+    network, trace = own_trace(name)
+    for kind in KINDS[network.architecture]:
+        at = start(page="aggregates", model=name, kind=kind)
+        assert_clean(at)
+        records = trace.records_of(kind)
+        figs = figures_of(at)
+        types = [[d["type"] for d in f["data"]] for f in figs]
+        mean, rest = figs[0], figs[1:]
+        assert types[0] == ["heatmap"] * network.n_layers
+        for r, heat in zip(records, mean["data"]):
+            z = array(heat["z"])
+            assert z.shape == r.weights.shape[1:]
+            np.testing.assert_allclose(z[r.allowed], mean_over_heads(r)[r.allowed], atol=1e-6)
+        if kind == "cross":
+            assert len(rest) == 2, "no rollout for cross-attention"
+            assert any("self-attention only" in info.value for info in at.info)
+        else:
+            expected = rollout(records)
+            np.testing.assert_allclose(array(rest[0]["data"][0]["z"]), expected, atol=1e-6)
+            assert rest[0]["layout"]["yaxis"]["ticktext"] == token_labels(records[0].query_tokens)
+            assert rest[1]["data"][0]["type"] == "bar"
+            np.testing.assert_allclose(array(rest[1]["data"][0]["y"]), expected[-1], atol=1e-6)   # last query row
+            rest = rest[2:]
+        entropy, distance = rest
+        np.testing.assert_allclose(array(entropy["data"][0]["z"]), per_head_grid(records, head_entropy), atol=1e-5)
+        dist = array(distance["data"][0]["z"])
+        if kind == "cross":
+            assert np.isnan(dist).all()
+            assert len(distance["layout"]["annotations"]) == network.n_layers * network.n_heads
+        else:
+            np.testing.assert_allclose(dist, per_head_grid(records, mean_attention_distance), atol=1e-4)
+
+
+def test_choosing_a_rollout_row_redraws_the_bars():
+    network, trace = own_trace("toy-seq2seq")
+    expected = rollout(trace.records_of("encoder"))
+    at = start(page="aggregates", model="toy-seq2seq", kind="encoder")
+    n = expected.shape[0]
+    at.selectbox(key=f"aggregates.row.encoder.{n}").set_value(2).run()
+    assert_clean(at)
+    bars = [f for f in figures_of(at) if f["data"][0]["type"] == "bar"][0]
+    np.testing.assert_allclose(array(bars["data"][0]["y"]), expected[2], atol=1e-6)
+    assert "(2)" in bars["layout"]["title"]["text"]
+
+
+def test_open_in_explore_jumps_to_the_chosen_head():
+    network, trace = own_trace("toy-seq2seq")
+    at = start(page="aggregates", model="toy-seq2seq", kind="decoder")
+    picker = at.selectbox(key="aggregates.pick.decoder")
+    entropy = per_head_grid(trace.records_of("decoder"), head_entropy)
+    # The options are sorted by entropy: the first is the most focused head.
+    assert picker.options[0].startswith("layer {} · head {}".format(*np.unravel_index(entropy.argmin(), entropy.shape)))
+    picker.set_value((2, 1)).run()
+    at.button(key="aggregates.open").click().run()
+    assert_clean(at)
+    params = {k: at.query_params[k] for k in at.query_params}
+    flat = {k: v[0] if isinstance(v, list) else v for k, v in params.items()}
+    assert (flat["page"], flat["kind"], flat["layer"], flat["head"]) == ("explore", "decoder", "2", "1")
+    heat = [f for f in figures_of(at) if f["data"][0]["type"] == "heatmap"][0]
+    r = trace.get("decoder", 2)
+    np.testing.assert_allclose(array(heat["data"][0]["z"])[r.allowed], r.weights[1][r.allowed], atol=1e-6)
+
+
+def test_chinese_interface():
+    at = start(page="aggregates", model="toy-bert", lang="zh")
+    assert_clean(at)
+    assert any("注意力展开" in md.value for md in at.markdown)
+
+
+def test_typed_markup_stays_text():
+    at = start(page="aggregates", model="toy-bert", text="<b>x</b>")
+    assert_clean(at)
+    figs = figures_of(at)
+    rollout_fig, bars = figs[1], figs[2]
+    assert rollout_fig["layout"]["xaxis"]["ticktext"][:3] == ["&lt;", "b", "&gt;"]
+    assert bars["layout"]["title"]["text"].startswith("rollout row of &gt; (7)")
+    assert "<b>" not in json.dumps([f["layout"] for f in figs])

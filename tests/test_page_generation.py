@@ -1,0 +1,318 @@
+"""The Generation page: viz/generation.py on hand-made records and steps, and the page in AppTest."""
+import base64
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import plotly.graph_objects as go
+from streamlit.testing.v1 import AppTest
+
+import model
+from model.trace import AttentionRecord, Trace
+from viz import generation as gen
+from viz.labels import position_labels, token_label, token_labels
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 180   # the first run imports torch and loads a checkpoint
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def make_record(kind, query_tokens, key_tokens, n_heads=3, causal=False, seed=0, layer=0, blocked=()):
+    """A record whose weights are a softmax by hand (rows sum to 1 over the allowed keys)."""
+    nq, nk = len(query_tokens), len(key_tokens)
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal((n_heads, nq, nk)).astype(np.float32)
+    allowed = np.tril(np.ones((nq, nk), bool), k=nk - nq) if causal else np.ones((nq, nk), bool)
+    for row, col in blocked:
+        allowed[row, col] = False
+    exp = np.where(allowed, np.exp(scores), 0)
+    weights = (exp / exp.sum(-1, keepdims=True)).astype(np.float32)
+    d = 2
+    return AttentionRecord(kind=kind, layer=layer, query_tokens=list(query_tokens), key_tokens=list(key_tokens),
+                           q=np.zeros((n_heads, nq, d), np.float32), k=np.zeros((n_heads, nk, d), np.float32),
+                           v=np.zeros((n_heads, nk, d), np.float32), scores=scores, scale=1.0, bias=None,
+                           allowed=allowed, weights=weights, context=np.zeros((n_heads, nq, d), np.float32))
+
+
+def make_step(prefix, source=None, token="<b>", n_heads=3, layers=1, index=2):
+    """A GenerationStep by hand: decoder (and cross) records whose query rows are the prefix."""
+    records = []
+    for layer in range(layers):
+        records.append(make_record("decoder", prefix, prefix, n_heads, causal=True, seed=layer, layer=layer))
+        if source is not None:
+            records.append(make_record("cross", prefix, source, n_heads, seed=10 + layer, layer=layer))
+    top = [(token, 0.6), ("a", 0.2), ("<script>", 0.1), ("1", 0.05), (" ", 0.01)]
+    return model.GenerationStep(index=index, token=token, token_id=7, top=top, records=records)
+
+
+def array(value) -> np.ndarray:
+    """A plotly array as the browser gets it: a binary typed array ({dtype, bdata, shape}) or a list."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = [int(n) for n in re.split(r",\s*", str(value.get("shape", len(flat))))]
+        return flat.reshape(shape)
+    return np.asarray(value)
+
+
+def spec(fig) -> dict:
+    return json.loads(fig.to_json())
+
+
+# ---- viz/generation.py: cross-attention beside the target -------------------------------------
+
+def test_head_rows_with_mean_appends_the_mean_and_never_hard_codes_heads():
+    for n_heads in (1, 3, 5):
+        record = make_record("cross", list("abc"), list("wxyz"), n_heads=n_heads)
+        stacked = gen.head_rows_with_mean(record)
+        assert stacked.shape == (n_heads + 1, 3, 4) and stacked.dtype == np.float32
+        np.testing.assert_allclose(stacked[:n_heads], record.weights)
+        np.testing.assert_allclose(stacked[-1], record.weights.mean(0), atol=1e-7)
+
+
+def test_cross_grid_is_one_image_with_a_tile_per_head_and_the_mean():
+    target = ["<bos>", "<script>", "b"]
+    record = make_record("cross", target, list("wxyz") + ["<eos>"], n_heads=3)
+    fig = gen.cross_grid(record, generated_from=1)
+    assert [type(t) for t in fig.data] == [go.Image]
+    layout = spec(fig)["layout"]
+    assert layout["xaxis"]["ticktext"] == ["head 0", "head 1", "head 2", "mean"]
+    # Target tokens beside the rows, escaped so markup shows literally.
+    assert layout["yaxis"]["ticktext"] == ["&lt;bos&gt;", "&lt;script&gt;", "b"]
+    _, geo = gen.overview_rgb([SimpleNamespace(kind="cross", layer=0, weights=gen.head_rows_with_mean(record),
+                                               allowed=record.allowed)], "weights")
+    lines = [s for s in layout["shapes"] if s["type"] == "line"]
+    assert len(lines) == 2 and {s["y0"] for s in lines} == {1 * geo["cell"] - 0.5}
+    # Teacher forcing: nothing generated, no marker.
+    assert not [s for s in spec(gen.cross_grid(record, None))["layout"].get("shapes", []) if s["type"] == "line"]
+
+
+def test_cross_mean_heatmap_marks_the_first_generated_row():
+    record = make_record("cross", ["<bos>", "c", "b", "a"], list("abc") + ["<eos>"], n_heads=4)
+    fig = gen.cross_mean_heatmap(record, generated_from=2)
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), record.weights.mean(0), atol=1e-6)
+    lines = [s for s in spec(fig)["layout"]["shapes"] if s["type"] == "line"]
+    assert {s["y0"] for s in lines} == {1.5} and {s["x1"] for s in lines} == {3.5}
+    assert spec(fig)["layout"]["yaxis"]["ticktext"] == token_labels(record.query_tokens)
+    assert not spec(gen.cross_mean_heatmap(record, None))["layout"].get("shapes")
+
+
+# ---- viz/generation.py: one step --------------------------------------------------------------
+
+def test_step_prediction_figure_highlights_the_new_token_and_escapes_labels():
+    step = make_step(["<bos>", "x", " "], source=list("ab"), token="<b>")
+    fig = gen.step_prediction_figure(step)
+    strip, bars = fig.data
+    assert list(strip.text) == ["&lt;bos&gt;", "x", "␣", "&lt;b&gt;"]
+    colours = list(strip.marker.color)
+    assert colours[-1] == gen.HIGHLIGHT and set(colours[:-1]) == {gen.NEUTRAL}
+    assert list(bars.y) == ["&lt;b&gt;", "a", "&lt;script&gt;", "1", "␣"]
+    np.testing.assert_allclose(array(spec(fig)["data"][1]["x"]), [0.6, 0.2, 0.1, 0.05, 0.01], rtol=1e-6)
+    assert list(bars.marker.color) == [gen.HIGHLIGHT] + [gen.OTHER_BAR] * 4
+    assert spec(fig)["layout"]["yaxis2"]["type"] == "category"   # "1" stays a token, not a number
+    assert "&lt;b&gt;" in fig.layout.title.text and "<b>" not in fig.layout.title.text
+
+
+def test_step_prediction_figure_wraps_a_long_prefix():
+    prefix = ["<bos>"] + list("abcdefghij" * 5)
+    step = make_step(prefix, token="z")
+    strip = gen.step_prediction_figure(step).data[0]
+    n = len(prefix) + 1
+    assert list(strip.x) == [i % gen.TOKENS_PER_LINE for i in range(n)]
+    assert list(strip.y) == [i // gen.TOKENS_PER_LINE for i in range(n)]
+
+
+def test_step_attention_rows_are_the_last_query_row_per_head_and_mean():
+    step = make_step(["<bos>", "c", "b"], source=["a", "<i>", "c", "<eos>"], n_heads=3, layers=2)
+    fig = gen.step_attention_figure(step, layer=1)
+    assert [t.name for t in fig.data] == ["cross", "decoder"]
+    cross = next(r for r in step.records if r.kind == "cross" and r.layer == 1)
+    dec = next(r for r in step.records if r.kind == "decoder" and r.layer == 1)
+    for trace, record in zip(fig.data, (cross, dec)):
+        z = np.asarray(trace.z)
+        assert z.shape == (4, record.weights.shape[-1]) and z.dtype == np.float32
+        np.testing.assert_allclose(z[:3], record.weights[:, -1, :])
+        np.testing.assert_allclose(z[3], record.weights[:, -1, :].mean(0), atol=1e-7)
+        assert list(trace.y) == ["head 0", "head 1", "head 2", "mean"]
+        assert list(trace.x) == position_labels(record.key_tokens)
+    layout = spec(fig)["layout"]
+    assert layout["xaxis"]["ticktext"] == ["a", "&lt;i&gt;", "c", "&lt;eos&gt;"]
+    assert layout["yaxis"]["autorange"] == "reversed"
+
+
+def test_step_attention_of_a_decoder_only_step_has_no_cross_panel_and_keeps_masks():
+    step = make_step(["<bos>", "t", "h", "e"], token="n", n_heads=2)
+    step.records[0].allowed[-1, 1] = False          # a hidden key in the new token's row
+    fig = gen.step_attention_figure(step, layer=0)
+    assert [t.name for t in fig.data] == ["decoder"]
+    z = np.asarray(fig.data[0].z)
+    assert z.shape == (3, 4) and np.isnan(z[:, 1]).all() and not np.isnan(np.delete(z, 1, axis=1)).any()
+
+
+# ---- viz/generation.py: teacher forcing -------------------------------------------------------
+
+def fake_trace(architecture, tokens, predicted, generated_from=None, target=None):
+    predictions = [[(p, 0.9), ("?", 0.1)] for p in predicted]
+    return Trace(model_name="fake", architecture=architecture, records=[], target_tokens=tokens + ["<pad>"],
+                 predictions=predictions, generated_from=generated_from, target=target)
+
+
+def test_teacher_forcing_rows_shift_the_target_by_one():
+    trace = fake_trace("encoder-decoder", ["<bos>", "c", "b", "x"], ["c", "b", "a", "<eos>"], target="cbx")
+    inputs, given, top = gen.teacher_forcing_rows(trace)
+    assert inputs == ["<bos>", "c", "b", "x"] and given == ["c", "b", "x", "<eos>"]
+    assert [t[0][0] for t in top] == ["c", "b", "a", "<eos>"]
+    # Decoder-only: the prompt is given; its last position predicts a token nobody gave.
+    trace = fake_trace("decoder-only", ["<bos>", "a", "b", "c", "Z"], list("abcZq"), generated_from=4)
+    inputs, given, top = gen.teacher_forcing_rows(trace)
+    assert inputs == ["<bos>", "a", "b"] and given == ["a", "b", "c"] and len(top) == 3
+
+
+def test_teacher_forcing_figure_marks_where_prediction_and_given_differ():
+    fig = gen.teacher_forcing_figure(["<bos>", "c", "<b>"], ["c", "<b>", "<eos>"],
+                                     [[("c", 0.9)], [("a", 0.7)], [("<eos>", 0.99)]])
+    heat = fig.data[0]
+    text = [list(row) for row in heat.text]
+    assert text[0] == ["&lt;bos&gt;", "c", "&lt;b&gt;"]
+    assert text[1] == ["c", "&lt;b&gt;", "&lt;eos&gt;"] and text[2] == ["c", "a", "&lt;eos&gt;"]
+    assert text[3] == ["✓", "✗", "✓"]
+    z = np.asarray(heat.z)
+    assert z.shape == (4, 3) and list(z[2]) == [1, 2, 1] and list(z[3]) == [1, 2, 1] and not z[:2].any()
+    assert "1 of 3" in fig.layout.title.text
+
+
+# ---- the page in AppTest ----------------------------------------------------------------------
+
+def start(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params["page"] = "generation"
+    for key, value in params.items():
+        at.query_params[key] = str(value)
+    return at.run()
+
+
+def figures(at) -> dict:
+    """The page's plotly figures by their chart key (the element id ends with the key)."""
+    found = {}
+    for chart in at.get("plotly_chart"):
+        fig = json.loads(chart.proto.spec)
+        found[next(k for k in ("cross_grid", "cross_mean", "step_prediction", "step_attention", "teacher")
+                   if chart.proto.id.endswith(f"generation.{k}") or f"generation.{k}" in chart.proto.id)] = fig
+    return found
+
+
+def assert_clean(at):
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_encoder_only_model_says_it_does_not_generate():
+    at = start(model="toy-bert")
+    assert_clean(at)
+    assert any("does not generate" in info.value for info in at.info)
+    assert not at.get("plotly_chart")
+
+
+def test_decoder_only_steps_continue_the_typed_text():
+    text = "the cat sat"
+    at = start(model="toy-gpt", text=text)
+    assert_clean(at)
+    assert at.radio(key="generation.mode").value == "free"
+    at.number_input(key="generation.max_new").set_value(3).run()
+    assert_clean(at)
+    steps = model.load("toy-gpt").generate_steps(text, 3)
+    assert at.slider(key="generation.step").max == len(steps) - 1 == 2
+    at.slider(key="generation.step").set_value(2).run()
+    figs = figures(at)
+    assert set(figs) == {"step_prediction", "step_attention"}      # no cross-attention in a decoder-only model
+    strip = figs["step_prediction"]["data"][0]
+    assert strip["text"] == token_labels(["<bos>", *text, steps[0].token, steps[1].token, steps[2].token])
+    z = array(figs["step_attention"]["data"][0]["z"])
+    record = steps[2].records[0]                                   # decoder, layer 0
+    np.testing.assert_allclose(z[:-1], record.weights[:, -1, :], atol=1e-5)
+    # Teacher forcing for a decoder-only model: the typed text is the given sequence.
+    at.radio(key="generation.mode").set_value("teacher").run()
+    assert_clean(at)
+    teacher = figures(at)["teacher"]["data"][0]
+    trace = model.load("toy-gpt").trace(text)
+    assert teacher["text"][1] == token_labels(list(text))
+    assert teacher["text"][2] == token_labels([p[0][0] for p in trace.predictions[:len(text)]])
+
+
+def test_seq2seq_steps_show_the_model_token_top5_and_attention_rows():
+    text = "reverse: abc"
+    network = model.load("toy-seq2seq")
+    steps = network.generate_steps(text, network.max_len)
+    at = start(model="toy-seq2seq", text=text, layer=2)
+    assert_clean(at)
+    assert at.radio(key="generation.mode").value == "free"
+    slider = at.slider(key="generation.step")
+    assert slider.value == 0 and slider.max == len(steps) - 1
+    shown = []
+    for t in (0, 2):
+        at.slider(key="generation.step").set_value(t).run()
+        assert_clean(at)
+        figs = figures(at)
+        step = steps[t]
+        strip, bars = figs["step_prediction"]["data"]
+        assert strip["text"][-1] == token_label(step.token)
+        assert strip["text"] == token_labels(step.records[0].query_tokens + [step.token])
+        assert bars["y"] == [token_label(tok) for tok, _ in step.top]
+        np.testing.assert_allclose(array(bars["x"]), [p for _, p in step.top], rtol=1e-4, atol=1e-6)
+        cross, dec = figs["step_attention"]["data"]
+        record = next(r for r in step.records if r.kind == "cross" and r.layer == 2)
+        np.testing.assert_allclose(array(cross["z"])[:-1], record.weights[:, -1, :], atol=1e-5)
+        assert cross["x"] == position_labels(record.key_tokens)
+        self_record = next(r for r in step.records if r.kind == "decoder" and r.layer == 2)
+        np.testing.assert_allclose(array(dec["z"])[:-1], self_record.weights[:, -1, :], atol=1e-5)
+        assert array(dec["z"]).shape == (network.n_heads + 1, t + 1)     # the prefix grows by one per step
+        shown.append(array(cross["z"]))
+    assert not np.allclose(shown[0], shown[1])          # the slider changed the row on show
+    # Section 1: the cross-attention of the generated target, marked where generation begins.
+    figs = figures(at)
+    trace = network.trace(text)
+    grid_lines = [s for s in figs["cross_grid"]["layout"]["shapes"] if s["type"] == "line"]
+    assert grid_lines and figs["cross_grid"]["layout"]["xaxis"]["ticktext"][-1] == "mean"
+    mean = figs["cross_mean"]
+    np.testing.assert_allclose(array(mean["data"][0]["z"]), trace.get("cross", 2).weights.mean(0), atol=1e-5)
+    assert mean["layout"]["yaxis"]["ticktext"] == token_labels(trace.target_tokens)
+    assert {s["y0"] for s in mean["layout"]["shapes"]} == {trace.generated_from - 0.5}
+
+
+def test_teacher_forcing_shows_predictions_beside_the_given_target():
+    text, target = "reverse: abc", "cbx"
+    network = model.load("toy-seq2seq")
+    at = start(model="toy-seq2seq", text=text, target=target)
+    assert_clean(at)
+    assert at.radio(key="generation.mode").value == "teacher"      # a typed target asks for it
+    figs = figures(at)
+    assert set(figs) == {"cross_grid", "cross_mean", "teacher"}
+    trace = network.trace(text, target)
+    heat = figs["teacher"]["data"][0]
+    assert heat["text"][0] == ["&lt;bos&gt;", "c", "b", "x"]
+    assert heat["text"][1] == ["c", "b", "x", "&lt;eos&gt;"]
+    predicted = [p[0][0] for p in trace.predictions]
+    assert heat["text"][2] == token_labels(predicted)
+    differs = [p != g for p, g in zip(predicted, ["c", "b", "x", "<eos>"])]
+    assert differs[2]                                   # the model reverses "abc": it predicts "a", not "x"
+    assert list(array(heat["z"])[2]) == [2 if d else 1 for d in differs]
+    # The given target is drawn, unmarked (nothing was generated).
+    assert figs["cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(["<bos>", *target])
+    assert not figs["cross_mean"]["layout"].get("shapes")
+    # Free generation ignores the typed target: the model's own output, marked, and the steps.
+    at.radio(key="generation.mode").set_value("free").run()
+    assert_clean(at)
+    figs = figures(at)
+    assert set(figs) == {"cross_grid", "cross_mean", "step_prediction", "step_attention"}
+    assert figs["cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(network.trace(text).target_tokens)
+    assert figs["cross_mean"]["layout"]["shapes"]
+
+
+def test_chinese_interface_explains_both_modes():
+    at = start(model="toy-seq2seq", text="reverse: abc", target="cba", lang="zh")
+    assert_clean(at)
+    assert any("教师强制" in c.value for c in at.caption)
+    at.radio(key="generation.mode").set_value("free").run()
+    assert any("自由生成" in c.value for c in at.caption)

@@ -1,0 +1,237 @@
+"""Intervene page and viz/intervene.py: heads switched off, keys masked, and what changed."""
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import app
+import model
+from model import Intervention
+from model.trace import AttentionRecord
+from viz import intervene as vi
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 180
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+def array(value) -> np.ndarray:
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        if "shape" in value:
+            return flat.reshape([int(n) for n in re.split(r",\s*", str(value["shape"]))])
+        return flat
+    return np.asarray(value, dtype=float)
+
+
+def spec(fig) -> dict:
+    """A figure as the JSON the browser receives."""
+    return json.loads(fig.to_json())
+
+
+def figures_of(at) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def start(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = str(value)
+    return at.run()
+
+
+def assert_clean(at):
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def param(at, name):
+    value = at.query_params[name]
+    return value[0] if isinstance(value, list) else value
+
+
+def all_heads(network, kind):
+    return sorted((kind, layer, head) for layer in range(network.n_layers) for head in range(network.n_heads))
+
+
+def record(weights, kind="encoder", layer=0, allowed=None, tokens="abcdefgh"):
+    weights = np.asarray(weights, dtype=np.float32)
+    h, nq, nk = weights.shape
+    zeros = np.zeros((h, nk, 2), np.float32)
+    q_tokens = list(tokens[:nq]) if kind != "cross" else list("ABCDEFGH"[:nq])
+    return AttentionRecord(kind=kind, layer=layer, query_tokens=q_tokens, key_tokens=list(tokens[:nk]),
+                           q=np.zeros((h, nq, 2), np.float32), k=zeros, v=zeros,
+                           scores=np.zeros_like(weights), scale=1.0, bias=None,
+                           allowed=np.ones((nq, nk), bool) if allowed is None else allowed,
+                           weights=weights, context=np.zeros((h, nq, 2), np.float32))
+
+
+# ---- viz/intervene.py -------------------------------------------------------------------------
+
+def test_weight_change_covers_the_common_positions_and_leaves_never_allowed_cells_empty():
+    causal = np.tril(np.ones((3, 3), bool))
+    before = record(np.tril(np.full((2, 3, 3), 0.2)), kind="decoder", allowed=causal)
+    after = record(np.tril(np.full((2, 4, 4), 0.3)), kind="decoder", allowed=np.tril(np.ones((4, 4), bool)))
+    assert vi.common_shape(before, after) == (3, 3)
+    delta = vi.weight_change(before, after)
+    assert delta.shape == (2, 3, 3) and delta.dtype == np.float32
+    np.testing.assert_allclose(delta[:, causal], 0.1, atol=1e-6)
+    assert np.isnan(delta[:, ~causal]).all()
+
+
+def test_row_change_is_zero_when_unchanged_and_two_when_disjoint():
+    same = record(np.full((2, 3, 3), 1 / 3))
+    assert np.all(vi.row_change(same, same) == 0)
+    first = record(np.eye(3)[None, :, [0, 0, 0]].repeat(2, 0))     # every query on key 0
+    last = record(np.eye(3)[None, :, [2, 2, 2]].repeat(2, 0))      # every query on key 2
+    np.testing.assert_allclose(vi.row_change(first, last), [2.0, 2.0])
+
+
+def test_change_grid_runs_in_forward_order_and_the_summary_marks_switched_off_heads():
+    w = np.full((2, 3, 3), 1 / 3)
+    before = [record(w, "cross", 1), record(w, "decoder", 1), record(w, "encoder", 1),
+              record(w, "cross", 0), record(w, "decoder", 0), record(w, "encoder", 0)]
+    changed = np.zeros_like(w)
+    changed[:, :, 0] = 1                                             # all attention on key 0
+    after = [record(changed if (r.kind, r.layer) == ("decoder", 1) else w, r.kind, r.layer) for r in before]
+    pairs, grid = vi.change_grid(before, after)
+    assert pairs == [("encoder", 0), ("encoder", 1), ("decoder", 0), ("cross", 0), ("decoder", 1), ("cross", 1)]
+    np.testing.assert_allclose(grid[4], 4 / 3)                       # |1 - 1/3| + 2·(1/3)
+    assert np.all(np.delete(grid, 4, axis=0) == 0)
+    fig = spec(vi.change_summary_figure(before, after, heads_off=[("cross", 0, 1)]))
+    np.testing.assert_array_equal(array(fig["data"][0]["z"]), grid)
+    assert fig["data"][0]["text"][3][1] == "0.000 (off)"
+    assert fig["data"][0]["text"][3][0] == "0.000"
+    assert list(fig["data"][0]["y"]) == [f"{k} {l}" for k, l in pairs]
+    assert fig["data"][0]["zmin"] == 0
+
+
+def test_weight_change_figure_is_centred_on_zero_and_labels_changed_tokens():
+    before = record(np.full((3, 3, 3), 1 / 3), kind="decoder", tokens="abc")
+    w = np.full((3, 3, 3), 1 / 3)
+    w[1, 2] = [0.0, 0.5, 0.5]
+    after = record(w, kind="decoder", tokens="abX")
+    fig = spec(vi.weight_change_figure(before, after))
+    assert [d["type"] for d in fig["data"]] == ["heatmap"] * 3
+    for h, trace in enumerate(fig["data"]):
+        np.testing.assert_allclose(array(trace["z"]), w[h] - 1 / 3, atol=1e-6)
+    axis = fig["layout"]["coloraxis"]
+    assert axis["cmid"] == 0 and axis["cmin"] == -axis["cmax"]
+    assert axis["cmax"] == pytest.approx(1 / 3, abs=1e-6)
+    assert fig["layout"]["yaxis"]["ticktext"][-1] == "c→X"
+    assert fig["layout"]["yaxis"]["range"][0] > fig["layout"]["yaxis"]["range"][1]
+    # Markup in a token stays text.
+    markup = record(np.full((1, 2, 2), 0.5), tokens=["<b>", "x"])
+    assert spec(vi.weight_change_figure(markup, markup))["layout"]["xaxis"]["ticktext"][0] == "&lt;b&gt;"
+
+
+def test_prediction_rows_compare_top1_over_common_positions():
+    before = [[("a", 0.9)], [(" ", 0.8)], [("c", 0.5)]]
+    after = [[("a", 0.7)], [("x", 0.6)]]
+    rows = vi.prediction_rows(before, after, ["<bos>", "a", "b"], ["<bos>", "z"])
+    assert len(rows) == 2
+    assert rows[0] == {"position": 0, "input": "<bos>", "top-1 before": "a", "p before": 0.9,
+                       "top-1 after": "a", "p after": 0.7, "changed": False}
+    assert rows[1]["top-1 before"] == "␣" and rows[1]["changed"] is True
+    assert rows[1]["input"] == "a → z"
+
+
+# ---- the page ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", model.available())
+def test_every_model_shows_what_changed(name):
+    network = model.load(name)
+    kind = {"encoder-decoder": "encoder", "decoder-only": "decoder", "encoder-only": "encoder"}[network.architecture]
+    at = start(page="intervene", model=name, heads_off=f"{kind}.0.0,{kind}.0.1", layer=1, kind=kind)
+    assert_clean(at)
+    new = app.NEW_TOKENS if network.architecture == "decoder-only" else 0
+    text = app.DEFAULT_TEXTS[name]
+    off = Intervention(heads_off=frozenset({(kind, 0, 0), (kind, 0, 1)}))
+    before, after = network.trace(text, max_new_tokens=new), network.trace(text, max_new_tokens=new, intervention=off)
+    assert [c.value for c in at.code][-2:] == [before.output_text, after.output_text]
+    summary, detail = figures_of(at)
+    pairs, grid = vi.change_grid(before.records, after.records)
+    np.testing.assert_allclose(array(summary["data"][0]["z"]), grid, atol=1e-5)
+    if kind == "encoder":   # the encoder input is not regenerated: layer 0's own weights stay
+        assert np.all(grid[pairs.index((kind, 0))] == 0)
+    expected = vi.weight_change(before.get(kind, 1), after.get(kind, 1))
+    assert len(detail["data"]) == network.n_heads
+    for h, heat in enumerate(detail["data"]):
+        np.testing.assert_allclose(array(heat["z"]), expected[h], atol=1e-5)
+    table = at.dataframe[0].value
+    rows = vi.prediction_rows(before.predictions, after.predictions,
+                              before.source_tokens if name == "toy-bert" else before.target_tokens,
+                              after.source_tokens if name == "toy-bert" else after.target_tokens)
+    assert list(table["changed"]) == [r["changed"] for r in rows]
+
+
+def test_nothing_chosen_asks_for_a_choice():
+    at = start(page="intervene", model="toy-seq2seq")
+    assert_clean(at)
+    assert not at.get("plotly_chart")
+    assert any("Choose heads" in info.value for info in at.info)
+
+
+def test_switching_off_every_cross_head_changes_the_output():
+    network = model.load("toy-seq2seq")
+    every = all_heads(network, "cross")
+    at = start(page="intervene", model="toy-seq2seq", text="reverse: abcdef",
+               heads_off=",".join(f"{k}.{l}.{h}" for k, l, h in every))
+    assert_clean(at)
+    assert list(at.multiselect(key="w.heads_off").value) == every
+    before, after = [c.value for c in at.code][-2:]
+    assert before == network.trace("reverse: abcdef").output_text
+    assert after == network.trace("reverse: abcdef", intervention=Intervention(heads_off=frozenset(every))).output_text
+    assert after != before
+    # The decoder was regenerated: the page says so.
+    assert any("generated again" in c.value for c in at.caption)
+    assert at.dataframe[0].value["changed"].any()
+
+
+def test_masking_a_key_token_empties_its_column_in_the_after_trace():
+    network = model.load("toy-seq2seq")
+    text = "reverse: abcdef"
+    at = start(page="intervene", model="toy-seq2seq", text=text, kind="encoder", layer=1)
+    source = network.trace(text).source_tokens
+    at.multiselect(key="intervene.masked").set_value([6]).run()
+    assert_clean(at)
+    assert at.multiselect(key="intervene.masked").options[6] == f"{source[6]} (6)"
+    before = network.trace(text).get("encoder", 1)
+    detail = figures_of(at)[1]
+    for h, heat in enumerate(detail["data"]):
+        after_weights = array(heat["z"]) + before.weights[h]          # Δ + before = after
+        np.testing.assert_allclose(after_weights[:, 6], 0, atol=1e-6)
+        assert after_weights[:, :6].sum() > 0
+    assert "heads_off" not in at.query_params
+
+
+def test_heads_off_widget_lands_sorted_in_the_url():
+    at = start(page="intervene", model="toy-seq2seq")
+    at.multiselect(key="w.heads_off").set_value([("decoder", 1, 2), ("cross", 0, 1)]).run()
+    assert_clean(at)
+    assert param(at, "heads_off") == "cross.0.1,decoder.1.2"
+    assert len(figures_of(at)) == 2
+    # The same link opened fresh shows the same choice.
+    again = start(page="intervene", model="toy-seq2seq", heads_off=param(at, "heads_off"))
+    assert list(again.multiselect(key="w.heads_off").value) == [("cross", 0, 1), ("decoder", 1, 2)]
+
+
+def test_decoder_only_masks_prompt_positions():
+    network = model.load("toy-gpt")
+    at = start(page="intervene", model="toy-gpt", layer=1)
+    text = app.DEFAULT_TEXTS["toy-gpt"]
+    before = network.trace(text, max_new_tokens=app.NEW_TOKENS)
+    masked = at.multiselect(key="intervene.masked")
+    assert len(masked.options) == before.generated_from        # the prompt, not the continuation
+    masked.set_value([3]).run()
+    assert_clean(at)
+    after = network.trace(text, max_new_tokens=app.NEW_TOKENS, intervention=Intervention(masked_target=frozenset({3})))
+    detail = figures_of(at)[1]
+    np.testing.assert_allclose(array(detail["data"][0]["z"]),
+                               vi.weight_change(before.get("decoder", 1), after.get("decoder", 1))[0], atol=1e-5)
+    assert np.all(after.get("decoder", 1).weights[:, :, 3] == 0)

@@ -1,0 +1,149 @@
+"""Aggregates: the mean over heads, attention rollout, and per-head entropy and distance maps
+that point at the heads worth a look in Explore."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from viz import aggregate_figures as figures
+from viz.aggregates import head_entropy, mean_attention_distance, per_head_grid, rollout
+from viz.intervene import visible
+from viz.labels import token_label
+from ..context import PageContext, bound, forget_widget, set_view, shown_errors, sync_url
+from ..i18n import register
+
+register("en", {
+    "agg.mean.title": "Mean over heads, per layer",
+    "agg.mean.help": "mean_h α_ij: what the layer as a whole attends to. Rows are queries, columns keys; grey cells are masked.",
+    "agg.mean.figure": "{kind} · mean over heads, per layer",
+    "agg.rollout.title": "Attention rollout",
+    "agg.rollout.help": "Abnar & Zuidema (2020): each layer's mean attention plus the residual, Ã = 0.5·A + 0.5·I (rows renormalised), multiplied through the layers: R = Ã_L ··· Ã_1. Row i says how much each input position flows into position i at the top.",
+    "agg.rollout.figure": "{kind} · attention rollout over {n} layers",
+    "agg.rollout.cross": "Rollout composes self-attention only: queries and keys must be the same positions so that layers multiply and the residual is the identity. Cross-attention maps decoder positions to encoder positions, so choose encoder or decoder self-attention for the rollout.",
+    "agg.rollout.row": "Query row to show as bars",
+    "agg.rollout.row.figure": "rollout row of {token} ({row}): where its representation comes from",
+    "agg.heads.title": "Per-head maps: which heads are worth a look",
+    "agg.heads.help": "Entropy in bits (low: the head looks at one or two tokens; the top of the scale is a uniform head) and mean attention distance in tokens (small: local heads such as previous-token heads; large: long-range heads). Both are means over the query rows.",
+    "agg.entropy.figure": "{kind}<br>entropy per head (bits; low = focused)",
+    "agg.distance.figure": "{kind}<br>mean attention distance per head (tokens)",
+    "agg.distance.cross": "Mean attention distance is n/a for cross-attention: decoder and encoder positions are different sequences, so |i − j| means nothing.",
+    "agg.pick": "Head (sorted by entropy, most focused first)",
+    "agg.pick.option": "layer {layer} · head {head} · {entropy:.2f} bits · {distance}",
+    "agg.open": "Open this head in Explore",
+    "agg.tokens": "{d:.2f} tokens",
+})
+register("zh", {
+    "agg.mean.title": "每层的多头平均",
+    "agg.mean.help": "mean_h α_ij：整层关注的位置。行是查询，列是键；灰色格子表示被掩码。",
+    "agg.mean.figure": "{kind} · 每层的多头平均",
+    "agg.rollout.title": "注意力展开（rollout）",
+    "agg.rollout.help": "Abnar & Zuidema（2020）：每层的平均注意力加上残差，Ã = 0.5·A + 0.5·I（行重新归一化），逐层相乘：R = Ã_L ··· Ã_1。第 i 行表示每个输入位置有多少信息流入顶层的位置 i。",
+    "agg.rollout.figure": "{kind} · {n} 层的注意力展开",
+    "agg.rollout.cross": "注意力展开只能组合自注意力：查询和键必须是同一组位置，各层才能相乘，残差才是单位矩阵。编码器-解码器注意力把解码器位置映射到编码器位置，请选择编码器或解码器自注意力来查看展开。",
+    "agg.rollout.row": "以柱状图显示的查询行",
+    "agg.rollout.row.figure": "{token}（位置 {row}）的展开行：它的表示来自哪些输入位置",
+    "agg.heads.title": "逐头图：哪些头值得细看",
+    "agg.heads.help": "熵（比特；低：该头只看一两个词元；色标顶端是均匀分布的头）与平均注意力距离（词元；小：局部的头，如看前一个词元的头；大：远程的头）。两者都是对查询行取平均。",
+    "agg.entropy.figure": "{kind}<br>每个头的熵（比特；越低越集中）",
+    "agg.distance.figure": "{kind}<br>每个头的平均注意力距离（词元）",
+    "agg.distance.cross": "编码器-解码器注意力没有平均注意力距离（n/a）：解码器与编码器的位置属于不同序列，|i − j| 没有意义。",
+    "agg.pick": "注意力头（按熵排序，最集中的在前）",
+    "agg.pick.option": "第 {layer} 层 · 头 {head} · {entropy:.2f} 比特 · {distance}",
+    "agg.open": "在“探索”页中打开此头",
+    "agg.tokens": "{d:.2f} 个词元",
+})
+
+
+def mean_section(ctx: PageContext, records: list, kind: str) -> None:
+    t = ctx.t
+    st.markdown(f"**{t('agg.mean.title')}**")
+    st.caption(t("agg.mean.help"))
+    with shown_errors(t, "drawing the mean over heads"):
+        ctx.chart(figures.mean_heads_figure(records, title=t("agg.mean.figure", kind=t(f"kind.{kind}"))),
+                  key="aggregates.mean")
+
+
+@st.fragment
+def rollout_row(ctx: PageContext, matrix: np.ndarray, tokens: list, kind: str) -> None:
+    """The chosen row of the rollout as bars: reruns alone, never the rollout or the model."""
+    with shown_errors(ctx.t, "drawing the rollout row"):
+        n = matrix.shape[0]
+        # The key names the kind and length: a stored row of another sequence may not exist here.
+        row = st.selectbox(ctx.t("agg.rollout.row"), options=list(range(n)), index=n - 1,
+                           format_func=lambda i: f"{visible(tokens[i])} ({i})", key=f"aggregates.row.{kind}.{n}")
+        # token_label: the title is plotly text, where markup in a token must stay literal.
+        title = ctx.t("agg.rollout.row.figure", token=token_label(tokens[row]), row=row)
+        ctx.chart(figures.rollout_row_figure(matrix, tokens, row, title=title), key="aggregates.rollout_row")
+
+
+def rollout_section(ctx: PageContext, records: list, kind: str) -> None:
+    t = ctx.t
+    st.markdown(f"**{t('agg.rollout.title')}**")
+    if kind == "cross":
+        st.info(t("agg.rollout.cross"))
+        return
+    st.caption(t("agg.rollout.help"))
+    with shown_errors(t, "computing the rollout"):
+        matrix = rollout(records)                                      # [pos, pos]
+        tokens = records[0].query_tokens[:matrix.shape[0]]
+        ctx.chart(figures.rollout_figure(matrix, tokens, title=t("agg.rollout.figure", kind=t(f"kind.{kind}"),
+                                                                  n=len(records))),
+                  key="aggregates.rollout")
+        rollout_row(ctx, matrix, tokens, kind)
+
+
+def open_in_explore(kind: str, layer: int, head: int) -> None:
+    """Jump to Explore on one head: the view changes and the bound widgets re-seed from it."""
+    set_view(page="explore", kind=kind, layer=layer, head=head)
+    for field in ("page", "kind", "layer", "head"):
+        forget_widget(field)
+    st.rerun()
+
+
+def head_picker(ctx: PageContext, kind: str, layers: list, entropy: np.ndarray, distance: np.ndarray) -> None:
+    """Heads sorted by entropy, and a button that opens the chosen one in Explore."""
+    t = ctx.t
+    heads = [(li, h) for li in range(len(layers)) for h in range(entropy.shape[1])]
+    heads.sort(key=lambda lh: float(entropy[lh]))
+
+    def label(lh) -> str:
+        d = distance[lh]
+        return t("agg.pick.option", layer=layers[lh[0]], head=lh[1], entropy=float(entropy[lh]),
+                 distance=t("agg.tokens", d=float(d)) if np.isfinite(d) else "n/a")
+
+    left, right = st.columns([4, 2], vertical_alignment="bottom")
+    chosen = left.selectbox(t("agg.pick"), options=heads, format_func=label, key=f"aggregates.pick.{kind}")
+    if right.button(t("agg.open"), key="aggregates.open"):
+        open_in_explore(kind, int(layers[chosen[0]]), int(chosen[1]))
+
+
+def head_maps_section(ctx: PageContext, records: list, kind: str) -> None:
+    t = ctx.t
+    st.markdown(f"**{t('agg.heads.title')}**")
+    st.caption(t("agg.heads.help"))
+    records = sorted(records, key=lambda r: r.layer)
+    with shown_errors(t, "drawing the per-head maps"):
+        entropy = per_head_grid(records, head_entropy)                 # [layer, head] bits
+        distance = per_head_grid(records, mean_attention_distance)     # [layer, head] tokens
+        left, right = st.columns(2)
+        with left:
+            ctx.chart(figures.entropy_figure(records, title=t("agg.entropy.figure", kind=t(f"kind.{kind}"))),
+                      key="aggregates.entropy")
+        with right:
+            ctx.chart(figures.distance_figure(records, title=t("agg.distance.figure", kind=t(f"kind.{kind}"))),
+                      key="aggregates.distance")
+            if kind == "cross":
+                st.caption(t("agg.distance.cross"))
+        head_picker(ctx, kind, [r.layer for r in records], entropy, distance)
+
+
+def render(ctx: PageContext) -> None:
+    t = ctx.t
+    kind = bound(st.radio, "kind", t("control.kind"), options=ctx.trace.kinds(), horizontal=True,
+                 format_func=lambda k: t(f"kind.{k}"))
+    records = ctx.trace.records_of(kind)
+    st.subheader(f"{t(f'kind.{kind}')}: {t(f'kind.{kind}.help')}")
+    mean_section(ctx, records, kind)
+    rollout_section(ctx, records, kind)
+    head_maps_section(ctx, records, kind)
+    sync_url()

@@ -1,0 +1,180 @@
+"""Generation: cross-attention beside the target, a step-through of greedy decoding, and teacher
+forcing (training) against free generation (inference)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from viz import generation as gen
+from viz.labels import VISIBLE
+from ..context import PageContext, bound, shown_errors
+from ..i18n import register
+
+MODES = ("teacher", "free")
+DEFAULT_NEW_TOKENS = 16
+MAX_NEW_TOKENS = 64
+
+register("en", {
+    "generation.encoder_only": ("{name} is an encoder-only model: it fills in [MASK] tokens from both sides "
+                                "but does not generate text one token at a time. Choose toy-seq2seq or toy-gpt "
+                                "in the sidebar to see generation."),
+    "generation.mode": "Decoder input",
+    "generation.mode.teacher": "Teacher forcing (training)",
+    "generation.mode.free": "Free generation (inference)",
+    "generation.mode.teacher.help": ("Teacher forcing, as in training: at every position the decoder reads the "
+                                     "given tokens before it, not its own guesses, so every position is "
+                                     "predicted in one pass."),
+    "generation.mode.free.help": ("Free generation, as in inference: the model picks its most probable token "
+                                  "(greedy), appends it to the prefix and runs again, one token at a time."),
+    "generation.cross.title": "1 · Encoder–decoder attention beside the target",
+    "generation.cross.caption": ("Layer {layer}: every head and their mean. Rows are the decoder's tokens (the "
+                                 "target), columns the encoder's tokens (the source); each row sums to 1."),
+    "generation.cross.generated": "Below the dashed line, the rows are tokens the model generated itself.",
+    "generation.cross.given": "The rows are the target you typed: teacher forcing, nothing was generated.",
+    "generation.cross.target": "Decoder tokens (rows):",
+    "generation.teacher.title": "2 · Teacher forcing: the model's prediction beside the given token",
+    "generation.teacher.need_target": ("Type a target in the Target field above: the decoder will read it, and "
+                                       "each position's top prediction is compared with the given next token."),
+    "generation.teacher.decoder_only": ("For this decoder-only model the typed text is the given sequence: "
+                                        "each position predicts the next typed character."),
+    "generation.teacher.too_short": "The text needs at least two tokens to compare a prediction with a given token.",
+    "generation.teacher.summary": "{n} of {total} top predictions differ from the given token.",
+    "generation.steps.title": "2 · Step-through of greedy generation",
+    "generation.steps.max_new": "New tokens to generate",
+    "generation.steps.slider": "Step t",
+    "generation.steps.none": "No room to generate: the text already fills the model's {max_len} tokens.",
+    "generation.steps.count": "{n} steps. Step {t} chose this token:",
+    "generation.steps.caption": ("At step t the decoder reads the prefix; the output at its last position gives "
+                                 "the probabilities of the next token, and the most probable one is appended. "
+                                 "Below: that last position's row of attention in layer {layer} (query = the last position, "
+                                 "keys = the source tokens or the prefix)."),
+})
+register("zh", {
+    "generation.encoder_only": ("{name} 是仅编码器模型：它根据两侧的上下文填充 [MASK] 词元，但不会一次一个词元地"
+                                "生成文本。请在侧边栏选择 toy-seq2seq 或 toy-gpt 查看生成过程。"),
+    "generation.mode": "解码器输入",
+    "generation.mode.teacher": "教师强制（训练）",
+    "generation.mode.free": "自由生成（推理）",
+    "generation.mode.teacher.help": "教师强制，如同训练时：在每个位置，解码器读取给定的前面词元，而不是它自己的猜测，因此所有位置在一次前向计算中同时预测。",
+    "generation.mode.free.help": "自由生成，如同推理时：模型选出概率最高的词元（贪心），把它接到前缀后面再运行一次，一次生成一个词元。",
+    "generation.cross.title": "1 · 目标旁的编码器-解码器注意力",
+    "generation.cross.caption": "第 {layer} 层：每个头及其平均。行是解码器的词元（目标），列是编码器的词元（源）；每行之和为 1。",
+    "generation.cross.generated": "虚线以下的行是模型自己生成的词元。",
+    "generation.cross.given": "这些行是你输入的目标：教师强制，没有生成任何词元。",
+    "generation.cross.target": "解码器词元（行）：",
+    "generation.teacher.title": "2 · 教师强制：模型的预测与给定词元并列",
+    "generation.teacher.need_target": "请在上方的“目标”框中输入目标：解码器将读取它，并把每个位置的最高预测与给定的下一个词元比较。",
+    "generation.teacher.decoder_only": "对于这个仅解码器模型，输入的文本就是给定序列：每个位置预测下一个输入的字符。",
+    "generation.teacher.too_short": "文本至少需要两个词元，才能把预测与给定词元比较。",
+    "generation.teacher.summary": "{total} 个最高预测中有 {n} 个与给定词元不同。",
+    "generation.steps.title": "2 · 逐步查看贪心生成",
+    "generation.steps.max_new": "要生成的新词元数",
+    "generation.steps.slider": "第 t 步",
+    "generation.steps.none": "没有生成空间：文本已占满模型的 {max_len} 个词元。",
+    "generation.steps.count": "共 {n} 步。第 {t} 步选出的词元：",
+    "generation.steps.caption": "在第 t 步，解码器读取前缀；其最后一个位置的输出给出下一个词元的概率，概率最高的词元被接到前缀后面。下方：第 {layer} 层中这个最后位置的注意力行（查询 = 最后位置，键 = 源词元或前缀）。",
+})
+
+
+def mode_control(ctx: PageContext) -> str:
+    """Teacher forcing or free generation, each explained in one sentence; a plain widget."""
+    t = ctx.t
+    target = ctx.view.target or ""
+    if "generation.mode" not in st.session_state or (target and target != st.session_state.get("generation.target_seen")):
+        # Typing a (new) target asks for teacher forcing; without one, the model generates freely.
+        st.session_state["generation.mode"] = "teacher" if target else "free"
+    st.session_state["generation.target_seen"] = target
+    mode = st.radio(t("generation.mode"), options=list(MODES), key="generation.mode", horizontal=True,
+                    format_func=lambda m: t(f"generation.mode.{m}"))
+    st.caption(t(f"generation.mode.{mode}.help"))
+    return mode
+
+
+def cross_section(ctx: PageContext, trace, layer: int) -> None:
+    """Cross-attention of every head and the mean, next to the generated or given target."""
+    t = ctx.t
+    st.subheader(t("generation.cross.title"))
+    st.caption(t("generation.cross.caption", layer=layer))
+    st.caption(t("generation.cross.generated") if trace.generated_from is not None else t("generation.cross.given"))
+    with shown_errors(t, "drawing the cross-attention"):
+        record = trace.get("cross", layer)
+        ctx.chart(gen.cross_grid(record, trace.generated_from), key="generation.cross_grid")
+        ctx.chart(gen.cross_mean_heatmap(record, trace.generated_from), key="generation.cross_mean")
+
+
+def teacher_section(ctx: PageContext) -> None:
+    """Each position's top prediction beside the given token it should produce."""
+    t = ctx.t
+    st.subheader(t("generation.teacher.title"))
+    trace = ctx.trace
+    if trace.architecture == "encoder-decoder" and trace.target is None:
+        st.info(t("generation.teacher.need_target"))
+        return
+    if trace.architecture == "decoder-only":
+        st.caption(t("generation.teacher.decoder_only"))
+    with shown_errors(t, "drawing the teacher-forcing predictions"):
+        inputs, given, top = gen.teacher_forcing_rows(trace)
+        if not given:
+            st.info(t("generation.teacher.too_short"))
+            return
+        differ = sum(candidates[0][0] != g for candidates, g in zip(top, given))
+        st.caption(t("generation.teacher.summary", n=differ, total=len(given)))
+        ctx.chart(gen.teacher_forcing_figure(inputs, given, top), key="generation.teacher")
+
+
+def steps_section(ctx: PageContext, layer: int) -> None:
+    """Free generation one token at a time: how many steps, then the step viewer."""
+    t = ctx.t
+    st.subheader(t("generation.steps.title"))
+    if ctx.model.architecture == "decoder-only":
+        new_tokens = st.number_input(t("generation.steps.max_new"), min_value=1, max_value=MAX_NEW_TOKENS,
+                                     value=DEFAULT_NEW_TOKENS, step=1, key="generation.max_new")
+    else:
+        # An encoder-decoder stops at <eos>; max_len only bounds a model that never does.
+        new_tokens = ctx.model.max_len
+    with shown_errors(t, "generating step by step"):
+        steps = ctx.run_steps(ctx.trace.text, int(new_tokens))
+        if not steps:
+            st.info(t("generation.steps.none", max_len=ctx.model.max_len))
+            return
+        step_view(ctx, steps, layer)
+
+
+@st.fragment
+def step_view(ctx: PageContext, steps: list, layer: int) -> None:
+    """The step slider and step t's figures: reruns alone, never the model."""
+    t = ctx.t
+    with shown_errors(t, "drawing the step"):
+        last = len(steps) - 1
+        if last > 0:
+            # A shorter generation (new text) may leave the slider past its end.
+            if st.session_state.get("generation.step", 0) > last:
+                st.session_state["generation.step"] = last
+            st.session_state.setdefault("generation.step", 0)
+            index = st.slider(t("generation.steps.slider"), min_value=0, max_value=last, key="generation.step")
+        else:
+            index = 0
+        step = steps[index]
+        st.caption(t("generation.steps.count", n=len(steps), t=index))
+        st.code(VISIBLE.get(step.token, step.token), language=None)   # model text, shown literally
+        st.caption(t("generation.steps.caption", layer=layer))
+        ctx.chart(gen.step_prediction_figure(step), key="generation.step_prediction")
+        ctx.chart(gen.step_attention_figure(step, layer), key="generation.step_attention")
+
+
+def render(ctx: PageContext) -> None:
+    t = ctx.t
+    if ctx.model.architecture == "encoder-only":
+        st.info(t("generation.encoder_only", name=ctx.model.name))
+        return
+    mode = mode_control(ctx)
+    layer = bound(st.radio, "layer", t("control.layer"), options=list(range(ctx.model.n_layers)), horizontal=True)
+    if ctx.model.architecture == "encoder-decoder":
+        # Free generation ignores a typed target: the rows are then the model's own output.
+        trace = ctx.trace
+        if mode == "free" and ctx.trace.target is not None:
+            trace = ctx.run_trace(ctx.trace.text, None)
+        cross_section(ctx, trace, layer)
+    if mode == "teacher":
+        teacher_section(ctx)
+    else:
+        steps_section(ctx, layer)

@@ -1,0 +1,151 @@
+"""Intervene: switch heads off or hide key tokens, rerun, and show what changed."""
+from __future__ import annotations
+
+import streamlit as st
+
+import model
+from viz.intervene import change_summary_figure, prediction_rows, visible, weight_change_figure
+from ..context import PageContext, bound, set_view, shown_errors, sync_url, view
+from ..i18n import register
+
+register("en", {
+    "int.help": "Switch heads off (their output z is zeroed before W^O) or hide key tokens (no query may attend to them, as if they were padding), rerun the model and compare.",
+    "int.heads": "Heads to switch off",
+    "int.heads.option": "{kind} L{layer} H{head}",
+    "int.masked.source": "Key tokens to mask (source positions)",
+    "int.masked.target": "Key tokens to mask (prompt positions)",
+    "int.nothing": "Choose heads to switch off or tokens to mask: the model then runs again and this page shows what changed.",
+    "int.output": "Output",
+    "int.before": "Before",
+    "int.after": "After the intervention",
+    "int.regenerated": "The output is generated again under the intervention, so the decoder input can differ: {before} tokens before, {after} after. The comparisons below cover the {common} positions both runs have; where a position holds a different token, its label reads before→after.",
+    "int.predictions": "Top-1 prediction per position",
+    "int.predictions.changed": "{changed} of {n} top-1 predictions changed.",
+    "int.summary": "How much the attention changed, per layer × head",
+    "int.summary.help": "Per query row, Σ_j |α_after − α_before|, averaged over the rows: 0 means unchanged, 2 means the head now attends to entirely different keys. A switched-off head keeps its own weights (its output is zeroed after the softmax); the layers that read its output change.",
+    "int.summary.figure": "change of attention: mean over queries of Σ_j |Δα_ij| (0 = unchanged, 2 = disjoint)",
+    "int.detail": "After − before, per head, for one layer",
+    "int.detail.figure": "{kind} · layer {layer} · α after − α before",
+})
+register("zh", {
+    "int.help": "关闭一些注意力头（在 W^O 之前将其输出 z 置零），或遮蔽一些键词元（任何查询都不能关注它们，如同填充），重新运行模型并比较。",
+    "int.heads": "要关闭的注意力头",
+    "int.heads.option": "{kind} 第{layer}层 头{head}",
+    "int.masked.source": "要掩码的键词元（源序列位置）",
+    "int.masked.target": "要掩码的键词元（提示位置）",
+    "int.nothing": "请选择要关闭的头或要掩码的词元：模型会重新运行，本页显示有哪些变化。",
+    "int.output": "输出",
+    "int.before": "干预前",
+    "int.after": "干预后",
+    "int.regenerated": "输出在干预下重新生成，因此解码器输入可能不同：干预前 {before} 个词元，干预后 {after} 个。下面的比较只覆盖两次运行共有的 {common} 个位置；某位置的词元不同时，标签显示为 干预前→干预后。",
+    "int.predictions": "每个位置的 top-1 预测",
+    "int.predictions.changed": "{n} 个 top-1 预测中有 {changed} 个改变。",
+    "int.summary": "每层 × 每个头的注意力变化量",
+    "int.summary.help": "对每个查询行计算 Σ_j |α_干预后 − α_干预前|，再对各行取平均：0 表示没有变化，2 表示该头现在关注完全不同的键。被关闭的头自身的权重不变（其输出在 softmax 之后才置零）；读取其输出的后续层会改变。",
+    "int.summary.figure": "注意力变化：对查询取平均的 Σ_j |Δα_ij|（0 = 不变，2 = 完全不同）",
+    "int.detail": "某一层每个头的 干预后 − 干预前",
+    "int.detail.figure": "{kind} · 第 {layer} 层 · α 干预后 − α 干预前",
+})
+
+
+def head_options(trace) -> list[tuple]:
+    """Every (kind, layer, head) of the model, in forward order."""
+    return [(kind, layer, head) for kind in trace.kinds() for layer in trace.layers(kind)
+            for head in range(trace.get(kind, layer).n_heads)]
+
+
+def maskable_tokens(trace) -> tuple[str, list[str]]:
+    """("source" or "target", the tokens a user may hide as keys): the encoder input, or for a
+    decoder-only model the prompt (generated positions are regenerated, so they have no fixed token)."""
+    if trace.architecture == "decoder-only":
+        end = trace.generated_from or len(trace.target_tokens)
+        return "target", trace.target_tokens[:end]
+    return "source", trace.source_tokens
+
+
+def intervention_controls(ctx: PageContext) -> model.Intervention:
+    """The heads to switch off (in the URL as heads_off) and the key tokens to mask."""
+    t = ctx.t
+    options = head_options(ctx.trace)
+    chosen = bound(st.multiselect, "heads_off", t("int.heads"), options=options,
+                   format_func=lambda h: t("int.heads.option", kind=h[0], layer=h[1], head=h[2]))
+    # The view keeps a sorted tuple of triples, whatever order they were picked in.
+    heads_off = tuple(sorted(tuple(h) for h in chosen))
+    if heads_off != view().heads_off:
+        set_view(heads_off=heads_off)
+    side, tokens = maskable_tokens(ctx.trace)
+    # A choice made for a longer text may point past this one's tokens.
+    if "intervene.masked" in st.session_state:
+        st.session_state["intervene.masked"] = [i for i in st.session_state["intervene.masked"] if i < len(tokens)]
+    masked = st.multiselect(t(f"int.masked.{side}"), options=list(range(len(tokens))), key="intervene.masked",
+                            format_func=lambda i: f"{visible(tokens[i])} ({i})")
+    masked = frozenset(int(i) for i in masked)
+    return model.Intervention(heads_off=frozenset(heads_off),
+                              masked_source=masked if side == "source" else frozenset(),
+                              masked_target=masked if side == "target" else frozenset())
+
+
+def input_tokens(trace) -> list[str]:
+    """The tokens the predictions are made at: the decoder input, or the source for encoder-only."""
+    return trace.source_tokens if trace.architecture == "encoder-only" else trace.target_tokens
+
+
+def output_section(ctx: PageContext, before, after) -> None:
+    t = ctx.t
+    st.markdown(f"**{t('int.output')}**")
+    left, right = st.columns(2)
+    # st.code shows model text literally: no Markdown, no HTML.
+    left.caption(t("int.before"))
+    left.code(before.output_text, language=None, wrap_lines=True)
+    right.caption(t("int.after"))
+    right.code(after.output_text, language=None, wrap_lines=True)
+    n_before, n_after = len(input_tokens(before)), len(input_tokens(after))
+    if before.generated_from is not None or after.generated_from is not None:
+        st.caption(t("int.regenerated", before=n_before, after=n_after, common=min(n_before, n_after)))
+
+
+def predictions_section(ctx: PageContext, before, after) -> None:
+    t = ctx.t
+    st.markdown(f"**{t('int.predictions')}**")
+    rows = prediction_rows(before.predictions, after.predictions, input_tokens(before), input_tokens(after))
+    st.caption(t("int.predictions.changed", changed=sum(r["changed"] for r in rows), n=len(rows)))
+    # st.dataframe shows token text as plain text (markup included), never as HTML.
+    # Up to ten rows fit without scrolling; a longer table scrolls in a fixed height.
+    st.dataframe(rows, hide_index=True, width="stretch", height="auto" if len(rows) <= 10 else 420)
+
+
+@st.fragment
+def change_detail(ctx: PageContext, before, after) -> None:
+    """Kind and layer pickers and the after − before heatmaps: reruns alone, both traces cached."""
+    t = ctx.t
+    with shown_errors(t, "drawing the change of attention"):
+        left, right = st.columns([3, 2])
+        kind = bound(left.radio, "kind", t("control.kind"), options=before.kinds(), horizontal=True,
+                     format_func=lambda k: t(f"kind.{k}"))
+        layer = bound(right.radio, "layer", t("control.layer"), options=before.layers(kind), horizontal=True)
+        ctx.chart(weight_change_figure(before.get(kind, layer), after.get(kind, layer),
+                                       title=t("int.detail.figure", kind=t(f"kind.{kind}"), layer=layer)),
+                  key="intervene.detail")
+    sync_url()
+
+
+def render(ctx: PageContext) -> None:
+    t = ctx.t
+    st.caption(t("int.help"))
+    intervention = intervention_controls(ctx)
+    if not intervention:
+        st.info(t("int.nothing"))
+        sync_url()
+        return
+    before = ctx.trace
+    with shown_errors(t, "rerunning the model with the intervention"):
+        after = ctx.run_trace(before.text, before.target, intervention=intervention)
+        output_section(ctx, before, after)
+        predictions_section(ctx, before, after)
+        st.markdown(f"**{t('int.summary')}**")
+        st.caption(t("int.summary.help"))
+        ctx.chart(change_summary_figure(before.records, after.records, sorted(intervention.heads_off),
+                                        title=t("int.summary.figure")), key="intervene.summary")
+        st.markdown(f"**{t('int.detail')}**")
+        change_detail(ctx, before, after)
+    sync_url()
