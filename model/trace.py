@@ -116,8 +116,18 @@ class Trace:
             "records": meta_records,
         }
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+        if hasattr(path, "write"):        # a file object, e.g. BytesIO for a download button
+            np.savez_compressed(path, **arrays)
+            return
         with open(path, "wb") as f:
             np.savez_compressed(f, **arrays)
+
+    def to_bytes(self) -> bytes:
+        """The .npz file's bytes (what save() writes)."""
+        import io
+        buffer = io.BytesIO()
+        self.save(buffer)
+        return buffer.getvalue()
 
     @classmethod
     def load(cls, path) -> "Trace":

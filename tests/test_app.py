@@ -220,3 +220,18 @@ def test_model_load_error_is_a_message_not_a_traceback(monkeypatch):
 def test_every_page_runs_with_every_model(page, name):
     at = start(page=page, model=name)
     assert_clean(at)
+
+
+def test_download_buttons_for_the_trace_and_the_figure():
+    at = start(model="toy-gpt", text="abc")
+    assert_clean(at)
+    labels = [b.label for b in at.download_button]
+    assert any(".npz" in label for label in labels) and any("HTML" in label for label in labels)
+
+
+def test_trace_bytes_round_trip(tmp_path):
+    trace = model.load("toy-gpt").trace("abc")
+    path = tmp_path / "t.npz"
+    path.write_bytes(trace.to_bytes())
+    back = model.Trace.load(path)
+    np.testing.assert_array_equal(back.records[0].weights, trace.records[0].weights)

@@ -61,6 +61,8 @@ EN = {
     "model.summary": "{name}: {architecture}, {n_layers} layers × {n_heads} heads, d_model {d_model}. Token labels: ␣ is a space, ↵ a newline.",
     "overview.title": "All layers × heads",
     "detail.title": "One head",
+    "download.trace": "Download the trace (.npz: every record of this input)",
+    "download.figure": "Download this figure (standalone HTML)",
 }
 
 ZH = {
@@ -120,6 +122,8 @@ ZH = {
     "model.summary": "{name}：{architecture}，{n_layers} 层 × {n_heads} 个头，d_model {d_model}。词元标签：␣ 为空格，↵ 为换行。",
     "overview.title": "所有层 × 头",
     "detail.title": "单个头",
+    "download.trace": "下载追踪数据（.npz：此输入的全部记录）",
+    "download.figure": "下载此图（独立 HTML）",
 }
 
 TEXTS = {"en": EN, "zh": ZH}

@@ -31,7 +31,13 @@ def head_detail(ctx: PageContext, records: list, stage: str) -> None:
         head = bound(right.radio, "head", t("control.head"), options=["mean", *range(records[0].n_heads)],
                      horizontal=True, format_func=lambda h: t("head.mean") if h == "mean" else str(h))
         record = next(r for r in records if r.layer == layer)
-        ctx.chart(viz.head_heatmap(record, head, stage), key="explore.detail")
+        figure = viz.head_heatmap(record, head, stage)
+        ctx.chart(figure, key="explore.detail")
+        # Standalone HTML with plotly.js inside, so it opens offline; PNG comes from the
+        # chart's own toolbar camera (plotly's client-side export).
+        st.download_button(t("download.figure"), data=lambda: figure.to_html(include_plotlyjs=True, full_html=True),
+                           file_name=f"attention-{record.kind}-L{record.layer}-{head}-{stage}.html",
+                           mime="text/html", key="explore.download_figure", on_click="ignore")
     sync_url()
 
 
@@ -45,5 +51,7 @@ def render(ctx: PageContext) -> None:
         st.caption(t("msg.no_bias"))
     st.markdown(f"**{t('overview.title')}**")
     ctx.chart(viz.overview_image(records, stage), key="explore.overview")
+    st.download_button(t("download.trace"), data=lambda: trace.to_bytes(), file_name="trace.npz",
+                       mime="application/octet-stream", key="explore.download_trace", on_click="ignore")
     st.markdown(f"**{t('detail.title')}**")
     head_detail(ctx, records, stage)
