@@ -31,10 +31,12 @@ def reverse_alignment(model, n: int = 200, seed: int = EVAL_SEED) -> np.ndarray:
     """[layer, head]: share of the output characters of `reverse:` whose row of cross-attention
     puts its largest weight on the mirrored source character.
 
-    The row of an output character is the decoder position that holds it (output character i,
-    = s[L-1-i], sits at decoder position i+1 after <bos>), as the app labels its rows; the
-    mirrored source character sits at source position len("reverse: ") + L-1-i. A head that
-    does this draws the anti-diagonal of the reverse task.
+    The row of an output character is the decoder position that predicts it: output character
+    i (= s[L-1-i]) is chosen from the logits of decoder position i (position 0 is <bos>), so the
+    cross-attention row that produced it is row i; the mirrored source character sits at source
+    position len("reverse: ") + L-1-i. This is the row the Generation page shows for step i.
+    A head that does this draws the anti-diagonal of the reverse task, one row above the row
+    labelled with the character itself.
     """
     rng = random.Random(f"{seed}-alignment")
     inputs = [random_task_input(rng, "heldout") for _ in range(n)]
@@ -47,7 +49,7 @@ def reverse_alignment(model, n: int = 200, seed: int = EVAL_SEED) -> np.ndarray:
         for s, trace in zip(chunk, traces):
             L = len(s)
             output_index = np.arange(L)
-            rows = output_index + 1
+            rows = output_index
             mirrored = offset + L - 1 - output_index
             for layer in range(model.n_layers):
                 weights = trace.get("cross", layer).weights[:, rows, :]   # [head, L, k_pos]
