@@ -5,15 +5,22 @@ cached model and trace and hands a PageContext to the chosen page in ui/pages/. 
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import streamlit as st
+import torch
 
 import model
 from ui.context import VIEW_KEY, PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
 from ui.i18n import translator
 from ui.pages import NEEDS_TRACE, renderer
 from ui.state import LANGS, PAGES, SNAPSHOTS, fit_to_model, from_query
+
+# One intra-op thread by default: these models are bound by per-op overhead, and on a 2-core
+# machine the browser paints while the model runs; two torch threads then spin against it
+# (greedy generation of toy-seq2seq beside one busy process: 52 ms with 1 thread, 110 ms with 2).
+torch.set_num_threads(int(os.environ.get("ATTENTION_EXPLORER_TORCH_THREADS", "1")))
 
 DEFAULT_TEXTS = {
     "toy-seq2seq": "reverse: hello world",

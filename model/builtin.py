@@ -182,7 +182,9 @@ class BuiltinModel:
                 "tgt_keep": self._keep(intervention.masked_target, batch, self.max_len),
                 "heads_off": intervention.heads_off or None}
 
-    @torch.no_grad()
+    # inference_mode, not no_grad: it skips autograd's version counters, which for these small
+    # per-op-bound models made greedy generation ~20 % faster here.
+    @torch.inference_mode()
     def _run(self, sources, targets, record: bool, pad_source_to=0, pad_target_to=0,
              intervention: Intervention = NO_INTERVENTION):
         """One batched forward pass -> (logits [batch, pos, vocab] on CPU, raw records)."""
@@ -243,7 +245,7 @@ class BuiltinModel:
 
     # ---- greedy decoding ------------------------------------------------------------------
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def greedy(self, texts: Sequence[str], max_new_tokens: Optional[int] = None,
                intervention: Intervention = NO_INTERVENTION) -> list[list[int]]:
         """Greedy continuation ids for a batch of texts (no records): the decoder is rerun on

@@ -185,3 +185,22 @@ def test_diverging_scale_is_white_at_zero():
     assert rgb[0, 0, 2] > rgb[0, 0, 0], "negative is blue"
     assert rgb[0, 2, 0] > rgb[0, 2, 2], "positive is red"
     assert rgb[0, 1].min() > 230, "zero is (near) white"
+
+
+def test_unvalidated_figures_are_the_validated_ones(monkeypatch):
+    """The app skips plotly's validation (viz/figure.py): it must not change a byte of the JSON."""
+    import plotly.io as pio
+    records = [make_record(layer=layer, causal=True, pad_rows=(2,)) for layer in range(2)]
+    drawn = {}
+    for setting in ("1", "0"):
+        monkeypatch.setenv("ATTENTION_EXPLORER_VALIDATE_FIGURES", setting)
+        drawn[setting] = [json.loads(pio.to_json(f, validate=False)) for f in
+                          (viz.head_heatmap(records[1], 0, "weights"), viz.overview_image(records, "logits"))]
+    assert drawn["1"] == drawn["0"]
+
+
+def test_validation_catches_a_misspelt_property(monkeypatch):
+    from viz.figure import figure
+    monkeypatch.setenv("ATTENTION_EXPLORER_VALIDATE_FIGURES", "1")
+    with pytest.raises(ValueError):
+        figure([dict(type="heatmap", z=[[1]])], dict(titel="typo"))

@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .colors import colorscale, hatch_image, png_data_uri, stage_scale, value_range
+from .figure import figure
 from .labels import position_labels, token_labels
 from .stages import STAGE_TITLES, Head, head_matrix, head_name
 
@@ -37,27 +38,26 @@ def head_heatmap(record, head: Head, stage: str = "weights", title: Optional[str
     y_title, x_title = AXIS_TITLES.get(record.kind, ("query", "key"))
     masked = bool(np.isnan(z).any())
 
-    heatmap = go.Heatmap(
-        z=z, x=cols, y=rows, zmin=zmin, zmax=zmax,
+    heatmap = dict(
+        type="heatmap", z=z, x=cols, y=rows, zmin=zmin, zmax=zmax,
         colorscale=colorscale(*stage_scale(stage)),
         colorbar=dict(title=dict(text=stage), thickness=14),
         # Masked cells have no value; hovering them would only show an empty number.
         hoverongaps=False,
         hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{stage} %{{z:.6g}}<extra></extra>",
     )
-    fig = go.Figure(heatmap)
     subtitle = "hatched cells: masked (this query may not attend to this key)" if masked else ""
     axis = dict(type="category", tickmode="array", showgrid=False, zeroline=False,
                 tickfont=dict(size=12), automargin=True)
-    fig.update_layout(
+    layout = dict(
         title=dict(text=title or figure_title(record, head, stage),
                    subtitle=dict(text=subtitle, font=dict(size=12))),
         # Categories are unique "token (position)" names; the ticks show the bare token.
         # Explicit ranges: exactly the cells, no padding band around them.
-        xaxis=dict(axis, title=x_title, range=[-0.5, n_cols - 0.5], tickvals=cols, ticktext=token_labels(record.key_tokens[:n_cols])),
+        xaxis=dict(axis, title=dict(text=x_title), range=[-0.5, n_cols - 0.5], tickvals=cols, ticktext=token_labels(record.key_tokens[:n_cols])),
         # go.Heatmap puts row 0 at the bottom; an attention matrix reads from the top, so the
         # y range runs from the last row down to the first.
-        yaxis=dict(axis, title=y_title, tickvals=rows, ticktext=token_labels(record.query_tokens[:n_rows]),
+        yaxis=dict(axis, title=dict(text=y_title), tickvals=rows, ticktext=token_labels(record.query_tokens[:n_rows]),
                    range=[n_rows - 0.5, -0.5]),
         height=int(min(n_rows * np.clip(SHORT_MATRIX_PIXELS / max(n_rows, 1), ROW_PIXELS, MAX_ROW_PIXELS), 1830)) + 170,
         margin=dict(l=10, r=10, t=80, b=10),
@@ -65,7 +65,7 @@ def head_heatmap(record, head: Head, stage: str = "weights", title: Optional[str
     if masked:
         # NaN cells are transparent: a hatch image behind the heatmap shows through exactly there.
         hatch = hatch_image(n_rows * HATCH_CELL_PIXELS, n_cols * HATCH_CELL_PIXELS, HATCH_CELL_PIXELS)
-        fig.add_layout_image(source=png_data_uri(hatch), xref="x domain", yref="y domain",
-                             x=0, y=1, sizex=1, sizey=1, xanchor="left", yanchor="top",
-                             sizing="stretch", layer="below")
-    return fig
+        layout["images"] = [dict(source=png_data_uri(hatch), xref="x domain", yref="y domain",
+                                 x=0, y=1, sizex=1, sizey=1, xanchor="left", yanchor="top",
+                                 sizing="stretch", layer="below")]
+    return figure([heatmap], layout)

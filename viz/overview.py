@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from .colors import (GAP_RGB, MASK_CSS, hatch_masked, lookup_table, png_data_uri, stage_scale, to_rgb,
                      value_range)
+from .figure import figure
 from .stages import STAGE_TITLES, stage_values
 
 # Plotly paints one image in well under a second where dozens of heatmaps take ~10 s
@@ -84,11 +85,10 @@ def overview_image(records: Sequence, stage: str = "weights", title: Optional[st
     """Figure: every layer (rows) x head (columns) of one kind as one image of α_ij (or a stage)."""
     canvas, geo = overview_rgb(records, stage)
     height, width, _ = canvas.shape
-    fig = go.Figure(go.Image(source=png_data_uri(canvas), hoverinfo="skip"))
     pitch_w, pitch_h = geo["tile_w"] + geo["gap"], geo["tile_h"] + geo["gap"]
     shapes, notes = _legend(geo)
     kind = records[0].kind
-    fig.update_layout(
+    layout = dict(
         title=dict(text=title or f"{kind} attention · all layers × heads · {STAGE_TITLES[stage]}"),
         xaxis=dict(tickmode="array", tickvals=[h * pitch_w + (geo["tile_w"] - 1) / 2 for h in range(geo["n_heads"])],
                    ticktext=[f"head {h}" for h in range(geo["n_heads"])], side="top", showgrid=False,
@@ -101,4 +101,4 @@ def overview_image(records: Sequence, stage: str = "weights", title: Optional[st
         margin=dict(l=10, r=10, t=90, b=40),
         shapes=shapes, annotations=notes,
     )
-    return fig
+    return figure([dict(type="image", source=png_data_uri(canvas), hoverinfo="skip")], layout)
