@@ -26,14 +26,18 @@ DEFAULT_TEXTS = {
     "toy-seq2seq": "reverse: hello world",
     "toy-gpt": "the cat sat on the mat. the cat sat on the",
     "toy-bert": "the c[MASK]t sat on the m[MASK]t",
+    "minilm": "The animal didn't cross the street because it was too tired.",
 }
 FALLBACK_TEXT = "hello world"
 # Decoder-only models continue the text; a short continuation keeps the matrices readable.
 NEW_TOKENS = 24
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+# Headings need the .stApp prefix, and their inner spans (classed st-...) must inherit:
+# the [class*="st-"] rule would otherwise outrank a bare h1.
 LECTURE_CSS = """<style>
 html, body, [class*="st-"], .stMarkdown, label, p { font-size: 1.25rem !important; }
-h1 { font-size: 3rem !important; } h2, h3 { font-size: 2.2rem !important; }
+.stApp h1 { font-size: 3rem !important; } .stApp h2, .stApp h3 { font-size: 2.2rem !important; }
+.stApp h1 *, .stApp h2 *, .stApp h3 * { font-size: inherit !important; }
 .stApp { background: #ffffff; color: #000000; }
 </style>"""
 

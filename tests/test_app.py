@@ -202,10 +202,23 @@ def test_chinese_interface():
     assert at.text_input(key="w.text").label == "文本"
 
 
-def test_lecture_mode_runs():
-    at = start(lecture=1, model="toy-gpt")
-    assert_clean(at)
-    assert at.toggle(key="w.lecture").value is True
+def test_lecture_mode_enlarges_figures_and_drops_controls():
+    normal, lecture = start(model="toy-gpt"), start(lecture=1, model="toy-gpt", pad_to=80)
+    for at in (normal, lecture):
+        assert_clean(at)
+    assert lecture.toggle(key="w.lecture").value is True
+    # fewer controls: no downloads, no padding input (a prepared link's padding still applies)
+    assert len(normal.get("download_button")) == 5 and len(lecture.get("download_button")) == 0
+    assert normal.number_input(key="w.pad_to") is not None
+    assert not [n for n in lecture.number_input if n.key == "w.pad_to"]
+    assert shape(detail(lecture)) == (80, 80)
+    # projector-sized text in every figure
+    for fig in figures(lecture):
+        layout = fig["layout"]
+        assert layout["font"]["size"] >= 18 and layout["title"]["font"]["size"] >= 24
+        axes = [v for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]
+        assert axes and all(axis["tickfont"]["size"] >= 18 for axis in axes)
+    assert detail(normal)["layout"]["xaxis"]["tickfont"]["size"] == 12
 
 
 def test_model_load_error_is_a_message_not_a_traceback(monkeypatch):

@@ -168,3 +168,40 @@ def test_every_page_paints(server, browser, errors, name):
     screenshot(page, f"page-{name}")
     context.close()
     assert errors == []
+
+
+def test_downloads_give_png_html_and_the_trace(page, errors, tmp_path):
+    """Plotly's toolbar camera gives a PNG of the head; the buttons give standalone HTML and the .npz."""
+    wait_for_charts(page, 2)
+    heatmap = page.locator(".js-plotly-plot").nth(1)
+    heatmap.hover()
+    with page.expect_download(timeout=60_000) as camera:
+        heatmap.locator(".modebar-btn[data-title='Download plot as a PNG']").click()
+    png = tmp_path / "head.png"
+    camera.value.save_as(png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+    width, height = Image.open(png).size
+    assert width > 600 and height > 400, (width, height)       # scale 2 of the on-screen chart
+
+    # the overview's buttons come first, the head's second
+    with page.expect_download(timeout=60_000) as html:
+        page.get_by_role("button", name="Figure as HTML").nth(1).click()
+    text = html.value.path().read_text(encoding="utf-8")
+    assert "<html" in text and "Plotly.newPlot" in text and "encoder attention" in text
+    # plotly.js itself is inside (megabytes), not fetched from a CDN: the file opens offline
+    assert len(text) > 1_000_000 and '<script src="http' not in text
+
+    # server-side PNG through plotly's own export (Kaleido driving Debian's Chromium)
+    with page.expect_download(timeout=120_000) as server_png:
+        page.get_by_role("button", name="Figure as PNG").nth(1).click()
+    image = Image.open(server_png.value.path())
+    assert image.format == "PNG" and image.size[0] >= 1000, image.size
+
+    with page.expect_download(timeout=60_000) as npz:
+        page.get_by_role("button", name="Download the trace (.npz: every record of this input)").click()
+    import model
+    trace = model.Trace.load(npz.value.path())
+    assert trace.text == "reverse: hello world" and trace.output_text == "dlrow olleh"
+    assert trace.get("cross", 2).weights.shape == (4, len(trace.target_tokens), len(trace.source_tokens))
+    assert errors == []

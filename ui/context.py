@@ -9,6 +9,8 @@ from typing import Any, Callable, Optional
 
 import streamlit as st
 
+from viz.figure import for_projector
+
 from .state import ViewState, to_query
 
 logger = logging.getLogger("attention_explorer")
@@ -77,5 +79,13 @@ class PageContext:
     run_steps: Callable[..., Any]      # cached: run_steps(text, max_new_tokens, intervention=None)
     plotly_config: dict
 
+    @property
+    def lecture(self) -> bool:
+        """Lecture mode: projector-sized text in figures, and fewer controls (no downloads or
+        batch padding: what a class needs to see, not what an explorer needs to tweak)."""
+        return bool(self.view.lecture)
+
     def chart(self, figure, key: str) -> None:
+        if self.lecture:
+            figure = for_projector(figure)
         st.plotly_chart(figure, key=key, config=self.plotly_config, width="stretch")

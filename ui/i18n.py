@@ -62,7 +62,10 @@ EN = {
     "overview.title": "All layers × heads",
     "detail.title": "One head",
     "download.trace": "Download the trace (.npz: every record of this input)",
-    "download.figure": "Download this figure (standalone HTML)",
+    "download.figure": "Figure as HTML",
+    "download.figure.help": "A standalone page with plotly.js inside: opens offline, with hover and zoom.",
+    "download.png": "Figure as PNG",
+    "download.png.help": "Rendered on the server by plotly's own export (a few seconds). The camera in the chart's toolbar saves a PNG too.",
 }
 
 ZH = {
@@ -123,7 +126,10 @@ ZH = {
     "overview.title": "所有层 × 头",
     "detail.title": "单个头",
     "download.trace": "下载追踪数据（.npz：此输入的全部记录）",
-    "download.figure": "下载此图（独立 HTML）",
+    "download.figure": "下载图（HTML）",
+    "download.figure.help": "内含 plotly.js 的独立网页：可离线打开，支持悬停和缩放。",
+    "download.png": "下载图（PNG）",
+    "download.png.help": "由服务器用 plotly 自带的导出功能生成（需几秒）。图表工具栏中的相机按钮也可保存 PNG。",
 }
 
 TEXTS = {"en": EN, "zh": ZH}

@@ -17,6 +17,9 @@ from .stages import STAGE_TITLES, stage_values
 TILE_PIXELS = 96       # cells are repeated until a tile is about this big, so the hatch shows
 MAX_CELL_PIXELS = 8
 GAP_PIXELS = 6
+# The image's width on screen: the main column of a 1400 px window (Streamlit's wide layout)
+# less the layer labels. The height follows from it; the image keeps its aspect ratio.
+PLOT_WIDTH_PIXELS = 820
 LEGEND_STEPS = 24
 LEGEND_STEP_PIXELS = 8
 
@@ -66,7 +69,7 @@ def _legend(geometry: dict) -> tuple[list[dict], list[dict]]:
     lut = lookup_table(geometry["scale"], geometry["gamma"])
     start = 44                                            # room for the zmin label on the left
     shapes, notes = [], []
-    base = dict(type="rect", xref="paper", yref="paper", xsizemode="pixel", ysizemode="pixel",
+    base = dict(type="rect", xref="x domain", yref="y domain", xsizemode="pixel", ysizemode="pixel",
                 xanchor=0, yanchor=0, y0=-24, y1=-10, line=dict(width=0))
     for i in range(LEGEND_STEPS):
         r, g, b = lut[round(i * (len(lut) - 1) / (LEGEND_STEPS - 1))]
@@ -74,7 +77,7 @@ def _legend(geometry: dict) -> tuple[list[dict], list[dict]]:
         shapes.append(dict(base, x0=x0, x1=x0 + LEGEND_STEP_PIXELS, fillcolor=f"rgb({r},{g},{b})"))
     end = start + LEGEND_STEPS * LEGEND_STEP_PIXELS
     shapes.append(dict(base, x0=end + 60, x1=end + 76, fillcolor=MASK_CSS))
-    note = dict(xref="paper", yref="paper", x=0, y=0, yshift=-17, yanchor="middle", showarrow=False, font=dict(size=12))
+    note = dict(xref="x domain", yref="y domain", x=0, y=0, yshift=-17, yanchor="middle", showarrow=False, font=dict(size=12))
     notes.append(dict(note, text=f"{geometry['zmin']:.3g}", xanchor="right", xshift=start - 4))
     notes.append(dict(note, text=f"{geometry['zmax']:.3g}", xanchor="left", xshift=end + 4))
     notes.append(dict(note, text="masked", xanchor="left", xshift=end + 80))
@@ -96,8 +99,7 @@ def overview_image(records: Sequence, stage: str = "weights", title: Optional[st
         yaxis=dict(tickmode="array", tickvals=[i * pitch_h + (geo["tile_h"] - 1) / 2 for i in range(len(geo["layers"]))],
                    ticktext=[f"layer {layer}" for layer in geo["layers"]], showgrid=False, zeroline=False,
                    constrain="domain", constraintoward="top"),
-        # The image keeps its aspect ratio; size the figure for a ~1000 px wide column.
-        height=int(np.clip(1000 * height / width, 160, 900)) + 130,
+        height=int(np.clip(PLOT_WIDTH_PIXELS * height / width, 160, 900)) + 130,
         margin=dict(l=10, r=10, t=90, b=40),
         shapes=shapes, annotations=notes,
     )

@@ -5,6 +5,7 @@ import streamlit as st
 
 import viz
 from ..context import PageContext, bound, shown_errors, sync_url
+from ..downloads import figure_downloads
 
 
 def stage_controls(ctx: PageContext, kinds: list[str]) -> tuple[str, str, int]:
@@ -15,6 +16,8 @@ def stage_controls(ctx: PageContext, kinds: list[str]) -> tuple[str, str, int]:
                  format_func=lambda k: t(f"kind.{k}"))
     stage = bound(middle.radio, "stage", t("control.stage"), options=list(viz.STAGES), horizontal=True,
                   format_func=lambda s: t(f"stage.{s}"))
+    if ctx.lecture:   # fewer controls; a prepared link's padding still shows
+        return kind, stage, int(ctx.view.pad_to)
     pad_to = bound(right.number_input, "pad_to", t("control.pad_to"), min_value=0,
                    max_value=ctx.model.max_len, step=1)
     return kind, stage, int(pad_to)
@@ -33,11 +36,7 @@ def head_detail(ctx: PageContext, records: list, stage: str) -> None:
         record = next(r for r in records if r.layer == layer)
         figure = viz.head_heatmap(record, head, stage)
         ctx.chart(figure, key="explore.detail")
-        # Standalone HTML with plotly.js inside, so it opens offline; PNG comes from the
-        # chart's own toolbar camera (plotly's client-side export).
-        st.download_button(t("download.figure"), data=lambda: figure.to_html(include_plotlyjs=True, full_html=True),
-                           file_name=f"attention-{record.kind}-L{record.layer}-{head}-{stage}.html",
-                           mime="text/html", key="explore.download_figure", on_click="ignore")
+        figure_downloads(ctx, figure, f"attention-{record.kind}-L{record.layer}-{head}-{stage}", key="explore.detail")
     sync_url()
 
 
@@ -50,8 +49,11 @@ def render(ctx: PageContext) -> None:
     if stage == "bias" and all(r.bias is None for r in records):
         st.caption(t("msg.no_bias"))
     st.markdown(f"**{t('overview.title')}**")
-    ctx.chart(viz.overview_image(records, stage), key="explore.overview")
-    st.download_button(t("download.trace"), data=lambda: trace.to_bytes(), file_name="trace.npz",
-                       mime="application/octet-stream", key="explore.download_trace", on_click="ignore")
+    overview = viz.overview_image(records, stage)
+    ctx.chart(overview, key="explore.overview")
+    figure_downloads(ctx, overview, f"attention-{kind}-all-heads-{stage}", key="explore.overview")
+    if not ctx.lecture:
+        st.download_button(t("download.trace"), data=lambda: trace.to_bytes(), file_name="trace.npz",
+                           mime="application/octet-stream", key="explore.download_trace", on_click="ignore")
     st.markdown(f"**{t('detail.title')}**")
     head_detail(ctx, records, stage)
