@@ -248,3 +248,15 @@ def test_trace_bytes_round_trip(tmp_path):
     path.write_bytes(trace.to_bytes())
     back = model.Trace.load(path)
     np.testing.assert_array_equal(back.records[0].weights, trace.records[0].weights)
+
+
+def test_unknown_characters_are_marked_in_the_labels():
+    at = start(model="toy-seq2seq", kind="encoder", text="copy: café 中文")
+    assert_clean(at)
+    ticks = detail(at)["layout"]["xaxis"]["ticktext"]
+    marked = [t for t in ticks if "<sup>?</sup>" in t]
+    assert [re.sub(r"<[^>]+>", "", t)[:-1] for t in marked] == ["é", "中", "文"]
+    assert "c" in ticks and "a" in ticks                      # known characters stay plain
+    assert "outside the vocabulary" in detail(at)["layout"]["title"]["subtitle"]["text"]
+    at = start(model="toy-seq2seq", kind="cross", text="copy: cafe")
+    assert not any("<sup>" in t for t in detail(at)["layout"]["xaxis"]["ticktext"])

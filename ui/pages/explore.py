@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import viz
+from viz.labels import unknown_flags
 from ..context import PageContext, bound, shown_errors, sync_url
 from ..downloads import figure_downloads
 
@@ -34,7 +35,7 @@ def head_detail(ctx: PageContext, records: list, stage: str) -> None:
         head = bound(right.radio, "head", t("control.head"), options=["mean", *range(records[0].n_heads)],
                      horizontal=True, format_func=lambda h: t("head.mean") if h == "mean" else str(h))
         record = next(r for r in records if r.layer == layer)
-        figure = viz.head_heatmap(record, head, stage)
+        figure = viz.head_heatmap(record, head, stage, unknown=unknown_flags(ctx.trace, record.kind))
         ctx.chart(figure, key="explore.detail")
         figure_downloads(ctx, figure, f"attention-{record.kind}-L{record.layer}-{head}-{stage}", key="explore.detail")
     sync_url()
