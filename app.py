@@ -12,6 +12,7 @@ import streamlit as st
 import torch
 
 import model
+from model.special import has_special, without_special
 from ui.context import VIEW_KEY, PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
 from ui.i18n import translator
 from ui.pages import NEEDS_TRACE, renderer
@@ -31,6 +32,9 @@ DEFAULT_TEXTS = {
 FALLBACK_TEXT = "hello world"
 # Decoder-only models continue the text; a short continuation keeps the matrices readable.
 NEW_TOKENS = 24
+# Pages that only look at attention may hide special tokens; Generation and Intervene keep every
+# position, since their steps and masked keys are counted over the model's own tokens.
+HIDES_SPECIAL = ("explore", "anatomy", "aggregates")
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 # Headings need the .stApp prefix, and their inner spans (classed st-...) must inherit:
 # the [class*="st-"] rule would otherwise outrank a bare h1.
@@ -117,6 +121,14 @@ def text_controls(architecture: str, t) -> tuple[str, Optional[str]]:
     return text, (target or None)
 
 
+def special_controls(t) -> bool:
+    """Whether to hide the special tokens ([CLS], <bos>, <pad>...) from the views."""
+    hide = bound(st.toggle, "hide_special", t("control.hide_special"), help=t("control.hide_special.help"))
+    if hide:
+        st.caption(t("msg.special_hidden"))
+    return hide
+
+
 # ---- views ------------------------------------------------------------------------------------
 
 def output_view(trace: model.Trace, network, t) -> None:
@@ -175,6 +187,12 @@ def main() -> None:
 
             trace = run_trace(text, target)
             output_view(trace, network, t)
+            if page in HIDES_SPECIAL and has_special(trace) and special_controls(t):
+                trace = without_special(trace)
+                shown_run_trace = run_trace
+
+                def run_trace(*args, **kwargs):
+                    return without_special(shown_run_trace(*args, **kwargs))
             fitted, fit_notes = fit_to_model(view(), trace.kinds(), network.n_layers, network.n_heads)
             if fitted != view():
                 st.session_state[VIEW_KEY] = fitted

@@ -243,6 +243,12 @@ class BuiltinModel:
     def _labels_flags(flags: list[bool], length: int) -> list[bool]:
         return flags + [False] * (length - len(flags))
 
+    def _special_flags(self, ids: list[int], length: int) -> list[bool]:
+        """True for <bos>, <eos> and padding: tokens the model adds, not the text's own."""
+        tok = self.tokenizer
+        special = {tok.pad_id, tok.bos_id, tok.eos_id}
+        return [i in special for i in ids] + [True] * (length - len(ids))
+
     # ---- greedy decoding ------------------------------------------------------------------
 
     @torch.inference_mode()
@@ -364,7 +370,9 @@ class BuiltinModel:
                 output_text=output, predictions=predictions, truncated=cuts[b],
                 text=text, target=targets[b], generated_from=generated_from[b],
                 source_unknown=self._labels_flags(src.unknown, n_src),
-                target_unknown=self._labels_flags(dec.unknown, n_tgt)))
+                target_unknown=self._labels_flags(dec.unknown, n_tgt),
+                source_special=self._special_flags(src.ids, n_src),
+                target_special=self._special_flags(dec.ids, n_tgt)))
         return traces
 
     def generate_steps(self, text: str, max_new_tokens: int = 20,

@@ -70,6 +70,10 @@ class Trace:
     # Parallel to source_tokens / target_tokens: True where the model saw <unk> for that label.
     source_unknown: list[bool] = field(default_factory=list)
     target_unknown: list[bool] = field(default_factory=list)
+    # Parallel to source_tokens / target_tokens: True for tokens the tokenizer adds rather than
+    # reads ([CLS], [SEP], <s>, </s>, <pad>, ...), so a view can hide them and renormalise.
+    source_special: list[bool] = field(default_factory=list)
+    target_special: list[bool] = field(default_factory=list)
 
     def get(self, kind: str, layer: int) -> AttentionRecord:
         """The record of one kind ("encoder", "decoder", "cross") and 0-based layer."""
@@ -113,6 +117,7 @@ class Trace:
             "truncated": self.truncated, "text": self.text, "target": self.target,
             "generated_from": self.generated_from, "source_unknown": self.source_unknown,
             "target_unknown": self.target_unknown,
+            "source_special": self.source_special, "target_special": self.target_special,
             "records": meta_records,
         }
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
@@ -147,4 +152,6 @@ class Trace:
                    target_tokens=meta["target_tokens"], output_text=meta["output_text"],
                    predictions=predictions, truncated=meta["truncated"],
                    text=meta["text"], target=meta["target"], generated_from=meta["generated_from"],
-                   source_unknown=meta["source_unknown"], target_unknown=meta["target_unknown"])
+                   source_unknown=meta["source_unknown"], target_unknown=meta["target_unknown"],
+                   # Files saved before these flags existed load with none marked.
+                   source_special=meta.get("source_special", []), target_special=meta.get("target_special", []))

@@ -260,3 +260,21 @@ def test_unknown_characters_are_marked_in_the_labels():
     assert "outside the vocabulary" in detail(at)["layout"]["title"]["subtitle"]["text"]
     at = start(model="toy-seq2seq", kind="cross", text="copy: cafe")
     assert not any("<sup>" in t for t in detail(at)["layout"]["xaxis"]["ticktext"])
+
+
+def test_special_tokens_can_be_hidden_and_rows_renormalised():
+    shown = start(model="toy-seq2seq", kind="cross", text="reverse: abc")
+    hidden = start(model="toy-seq2seq", kind="cross", text="reverse: abc", hide_special=1)
+    for at in (shown, hidden):
+        assert_clean(at)
+    assert hidden.toggle(key="w.hide_special").value is True
+    assert shown.toggle(key="w.hide_special").value is False
+    assert detail(shown)["layout"]["xaxis"]["ticktext"][-1] == "&lt;eos&gt;"
+    assert detail(shown)["layout"]["yaxis"]["ticktext"][0] == "&lt;bos&gt;"
+    assert detail(hidden)["layout"]["xaxis"]["ticktext"] == list("reverse:") + ["␣"] + list("abc")
+    assert detail(hidden)["layout"]["yaxis"]["ticktext"] == list("cba")
+    z = z_values(detail(hidden))
+    np.testing.assert_allclose(z.sum(-1), 1, atol=1e-5)
+    assert "renormalised" in " ".join(c.value for c in hidden.caption)
+    # the choice is part of the shared link
+    assert hidden.query_params["hide_special"] == ["1"] or hidden.query_params["hide_special"] == "1"

@@ -65,6 +65,9 @@ EN = {
     "download.figure": "Figure as HTML",
     "download.figure.help": "A standalone page with plotly.js inside: opens offline, with hover and zoom.",
     "download.png": "Figure as PNG",
+    "control.hide_special": "Hide special tokens",
+    "control.hide_special.help": "Drop <bos>, <eos>, padding, [CLS], [SEP], <s>, </s> from rows and columns, and renormalise each row over the keys that remain. They often soak up most of the attention and hide the pattern among the text's own tokens.",
+    "msg.special_hidden": "Special tokens hidden: each row is renormalised over the remaining keys (α'_ij = α_ij / Σ_kept α_ij). This is a reading aid: the model itself attended to them.",
     "download.png.help": "Rendered on the server by plotly's own export (a few seconds). The camera in the chart's toolbar saves a PNG too.",
 }
 
@@ -129,6 +132,9 @@ ZH = {
     "download.figure": "下载图（HTML）",
     "download.figure.help": "内含 plotly.js 的独立网页：可离线打开，支持悬停和缩放。",
     "download.png": "下载图（PNG）",
+    "control.hide_special": "隐藏特殊词元",
+    "control.hide_special.help": "从行和列中去掉 <bos>、<eos>、填充、[CLS]、[SEP]、<s>、</s>，并在剩余的键上对每一行重新归一化。它们常常吸走大部分注意力，遮住文本自身词元之间的模式。",
+    "msg.special_hidden": "已隐藏特殊词元：每一行在剩余的键上重新归一化（α'_ij = α_ij / Σ_保留 α_ij）。这只是阅读辅助：模型本身确实关注了它们。",
     "download.png.help": "由服务器用 plotly 自带的导出功能生成（需几秒）。图表工具栏中的相机按钮也可保存 PNG。",
 }
 

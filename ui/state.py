@@ -34,6 +34,7 @@ class ViewState:
     key: int = 0                     # chosen key token (anatomy)
     heads_off: tuple = ()            # intervene: ((kind, layer, head), ...)
     lecture: bool = False
+    hide_special: bool = False       # drop [CLS], <bos>, <pad>... from the views, rows renormalised
 
 
 def _first(value):
@@ -117,9 +118,10 @@ def from_query(params: Mapping, models: Sequence[str], default_model: str) -> tu
 
     if get("heads_off") is not None:
         values["heads_off"] = _parse_heads_off(get("heads_off"), notes)
-    raw = get("lecture")
-    if raw is not None:
-        values["lecture"] = str(raw).lower() in ("1", "true", "yes", "on")
+    for name in ("lecture", "hide_special"):
+        raw = get(name)
+        if raw is not None:
+            values[name] = str(raw).strip().lower()[:8] in ("1", "true", "yes", "on")
     return ViewState(**values), notes
 
 
@@ -162,6 +164,7 @@ def to_query(state: ViewState, defaults: ViewState = ViewState()) -> dict[str, s
             query[name] = str(value)
     if state.heads_off:
         query["heads_off"] = ",".join(f"{k}.{l}.{h}" for k, l, h in state.heads_off)
-    if state.lecture:
-        query["lecture"] = "1"
+    for name in ("lecture", "hide_special"):
+        if getattr(state, name):
+            query[name] = "1"
     return query
