@@ -5,6 +5,7 @@ cached model and trace and hands a PageContext to the chosen page in ui/pages/. 
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Optional
 
@@ -13,6 +14,7 @@ import torch
 
 import model
 from model.special import has_special, without_special
+from ui import hosting
 from ui.context import VIEW_KEY, PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
 from ui.i18n import translator
 from ui.pages import NEEDS_TRACE, renderer
@@ -51,25 +53,43 @@ html, body, [class*="st-"], .stMarkdown, label, p { font-size: 1.25rem !importan
 # and a trace holds every q, k, v and weight matrix. Traces are never mutated after creation.
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=12)
-def load_model(name: str, snapshot: str, version: int):
+def load_model(name: str, snapshot: str, version: int, device: str = "auto"):
     # `version` (model.weights_version) only makes a retrained checkpoint a new cache entry.
-    return model.load(name, snapshot=snapshot)
+    # `device` "cpu": the copy that runs an input the GPU had no memory for (with_cpu_fallback).
+    return model.load(name, snapshot=snapshot, device=device)
 
 
-@st.cache_resource(show_spinner="Running the model…", max_entries=64)
+# Entry counts (ui/hosting.py) bound what the caches hold whatever visitors type; model_slot()
+# bounds how many runs hold their intermediate tensors at once (hosted).
+@st.cache_resource(show_spinner="Running the model…", max_entries=hosting.TRACE_CACHE_ENTRIES)
 def cached_trace(name: str, snapshot: str, version: int, text: str, target: Optional[str], pad_to: int,
                  heads_off: tuple, masked_source: tuple, masked_target: tuple, _model) -> model.Trace:
     """Keyed on small hashable inputs; the model object itself rides along unhashed."""
     new_tokens = NEW_TOKENS if _model.architecture == "decoder-only" else 0
     intervention = model.Intervention(frozenset(heads_off), frozenset(masked_source), frozenset(masked_target))
-    return _model.trace(text, target, max_new_tokens=new_tokens, pad_to=pad_to, intervention=intervention)
+    with hosting.model_slot():
+        return _model.trace(text, target, max_new_tokens=new_tokens, pad_to=pad_to, intervention=intervention)
 
 
-@st.cache_resource(show_spinner="Generating…", max_entries=32)
+@st.cache_resource(show_spinner="Generating…", max_entries=hosting.STEPS_CACHE_ENTRIES)
 def cached_steps(name: str, snapshot: str, version: int, text: str, max_new_tokens: int,
                  heads_off: tuple, _model) -> list:
-    return _model.generate_steps(text, max_new_tokens=max_new_tokens,
-                                 intervention=model.Intervention(frozenset(heads_off)))
+    with hosting.model_slot():
+        return _model.generate_steps(text, max_new_tokens=max_new_tokens,
+                                     intervention=model.Intervention(frozenset(heads_off)))
+
+
+def with_cpu_fallback(compute, name: str, snapshot: str, version: int, t):
+    """compute(network) on the cached model; if CUDA runs out of memory, once more on a CPU copy
+    (cached apart), with a note. The GPU copy stays: the next, smaller input may well fit."""
+    try:
+        return compute(load_model(name, snapshot, version))
+    except torch.cuda.OutOfMemoryError:
+        logging.getLogger("attention_explorer").warning("CUDA out of memory (%s); running on the CPU", name)
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        st.warning(t("msg.cuda_oom"))
+        return compute(load_model(name, snapshot, version, "cpu"))
 
 
 # ---- controls ---------------------------------------------------------------------------------
@@ -77,6 +97,11 @@ def cached_steps(name: str, snapshot: str, version: int, text: str, max_new_toke
 def start_session(models: list[str]) -> list[str]:
     """On a session's first run, the URL decides the view; returns notes on refused values."""
     if VIEW_KEY not in st.session_state:
+        linked = str(st.query_params.get("model", ""))[:500]
+        if linked not in models and hosting.allows_local_paths() and os.path.isdir(linked):
+            # a link to a model folder on this machine reopens it (never in hosted mode)
+            st.session_state[EXTRA_MODELS] = [linked]
+            models.append(linked)
         default = model.DEFAULT_MODEL if model.DEFAULT_MODEL in models else models[0]
         state, notes = from_query(st.query_params.to_dict(), models, default)
         st.session_state[VIEW_KEY] = state
@@ -92,13 +117,62 @@ def _model_changed() -> None:
         forget_widget("text")
 
 
+EXTRA_MODELS = "extra_models"   # session: names loaded by path or cached name in this session
+
+
+def session_models() -> list[str]:
+    """The picker's models: everything model.available() lists, then this session's own loads."""
+    models = hosting.allowed_models(model.available())   # hosted: built-ins and the allowlist only
+    return models + [name for name in st.session_state.get(EXTRA_MODELS, []) if name not in models]
+
+
+def _load_typed_model() -> None:
+    """Button callback: load the typed folder or cached name; on success it becomes the model,
+    on failure the message is kept for the sidebar and the previous model stays."""
+    name = st.session_state.get("model_path", "").strip()
+    st.session_state.pop("model_path_error", None)
+    if not name:
+        return
+    try:
+        load_model(name, "final", model.weights_version(name))
+    except model.ModelLoadError as error:
+        st.session_state["model_path_error"] = str(error)
+        return
+    except Exception as error:  # out of memory, a broken config...: a message, never a traceback
+        logging.getLogger("attention_explorer").exception("loading %r", name)
+        st.session_state["model_path_error"] = f"{type(error).__name__}: {error}"
+        return
+    extra = st.session_state.setdefault(EXTRA_MODELS, [])
+    if name not in extra:
+        extra.append(name)
+    set_view(model=name, snapshot="final")
+    st.session_state["w.model"] = name
+    _model_changed()
+
+
+def model_path_controls(t) -> None:
+    """A field to load any local Hugging Face folder or cached Hub name (never in hosted mode)."""
+    if not hosting.allows_local_paths():
+        return
+    with st.expander(t("control.model_path.title")):
+        st.text_input(t("control.model_path"), key="model_path", placeholder=t("control.model_path.placeholder"))
+        st.button(t("control.model_path.load"), on_click=_load_typed_model, key="model_path.load")
+        if "model_path_error" in st.session_state:
+            st.error(t("msg.load_error", error=st.session_state["model_path_error"]))
+
+
 def sidebar_controls(models: list[str], t) -> tuple[str, str, str]:
     """(page, model name, snapshot), plus language and lecture mode into the view."""
     with st.sidebar:
         page = bound(st.radio, "page", t("nav.page"), options=list(PAGES), format_func=lambda p: t(f"page.{p}"))
         name = bound(st.selectbox, "model", t("control.model"), options=models, on_change=_model_changed)
-        snapshot = bound(st.select_slider, "snapshot", t("control.snapshot"), options=list(SNAPSHOTS),
-                         format_func=lambda s: t(f"snapshot.{s}"))
+        model_path_controls(t)
+        # Only the built-in models were trained here, so only they have training snapshots.
+        if name in model.BUILTIN_NAMES:
+            snapshot = bound(st.select_slider, "snapshot", t("control.snapshot"), options=list(SNAPSHOTS),
+                             format_func=lambda s: t(f"snapshot.{s}"))
+        else:
+            snapshot = "final"
         bound(st.radio, "lang", t("control.lang"), options=list(LANGS), horizontal=True,
               format_func=lambda code: {"en": "English", "zh": "中文"}[code])
         bound(st.toggle, "lecture", t("control.lecture"))
@@ -113,12 +187,26 @@ def text_controls(architecture: str, t) -> tuple[str, Optional[str]]:
         text_box, target_box = st.columns([3, 2])
     else:
         text_box, target_box = st.container(), None
-    text = bound(text_box.text_input, "text", t("control.text"), placeholder=t("control.text.placeholder"))
+    text = clipped("text", bound(text_box.text_input, "text", t("control.text"),
+                                 placeholder=t("control.text.placeholder")), t)
     target = None
     if target_box is not None:
-        target = bound(target_box.text_input, "target", t("control.target"),
-                       placeholder=t("control.target.placeholder"), help=t("control.target.help"))
+        target = clipped("target", bound(target_box.text_input, "target", t("control.target"),
+                                         placeholder=t("control.target.placeholder"),
+                                         help=t("control.target.help")), t)
     return text, (target or None)
+
+
+def clipped(field: str, value: str, t) -> str:
+    """The typed value cut to hosting.MAX_INPUT_CHARS, with a note saying how much; the view (so
+    the URL and every page's run) gets the cut value, the box keeps what was typed."""
+    kept, cut = hosting.clip(value)
+    if cut:
+        st.warning(t("msg.input_cut", field=t(f"msg.input_cut.{field}"), total=len(value), limit=len(kept),
+                     cut=cut))
+    if kept != value:
+        set_view(**{field: kept})
+    return kept
 
 
 def special_controls(t) -> bool:
@@ -133,11 +221,14 @@ def special_controls(t) -> bool:
 
 def output_view(trace: model.Trace, network, t) -> None:
     key = f"output.{trace.architecture}" + (".given" if trace.target is not None else "")
-    st.markdown(f"**{t(key)}**")
-    if trace.output_text:
+    if not trace.predictions and not trace.output_text:
+        st.caption(t("output.no_head"))      # e.g. a sentence encoder: attention only
+    elif trace.output_text:
+        st.markdown(f"**{t(key)}**")
         # st.code shows the text as it is: no Markdown, no HTML, whatever the model or user wrote.
         st.code(trace.output_text, language=None, wrap_lines=True)
     else:
+        st.markdown(f"**{t(key)}**")
         st.caption(t("output.none"))
     if trace.truncated:
         st.warning(t("msg.truncated", max_len=network.max_len, n=trace.truncated))
@@ -153,7 +244,7 @@ def output_view(trace: model.Trace, network, t) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="Attention Explorer", layout="wide")
-    models = model.available()
+    models = session_models()
     if not models:
         st.error(translator("en")("msg.no_models"))
         return
@@ -181,9 +272,13 @@ def main() -> None:
 
             def run_trace(text, target=None, pad_to=0, intervention=None):
                 i = intervention or model.Intervention()
-                return cached_trace(name, snapshot, version, text, target, int(pad_to),
-                                    tuple(sorted(i.heads_off)), tuple(sorted(i.masked_source)),
-                                    tuple(sorted(i.masked_target)), network)
+                # Clipped again here: whatever a page passes, a cache key stays small.
+                text, target = hosting.clip(text)[0], (hosting.clip(target)[0] or None) if target else None
+                return with_cpu_fallback(
+                    lambda net: cached_trace(name, snapshot, version, text, target, int(pad_to),
+                                             tuple(sorted(i.heads_off)), tuple(sorted(i.masked_source)),
+                                             tuple(sorted(i.masked_target)), net),
+                    name, snapshot, version, t)
 
             trace = run_trace(text, target)
             output_view(trace, network, t)
@@ -205,7 +300,9 @@ def main() -> None:
 
         def run_steps(text, max_new_tokens, intervention=None):
             heads_off = tuple(sorted((intervention or model.Intervention()).heads_off))
-            return cached_steps(name, snapshot, version, text, int(max_new_tokens), heads_off, network)
+            text, n = hosting.clip(text)[0], hosting.bounded_new_tokens(max_new_tokens)
+            return with_cpu_fallback(lambda net: cached_steps(name, snapshot, version, text, n, heads_off, net),
+                                     name, snapshot, version, t)
 
         ctx = PageContext(view=view(), model=network, trace=trace, t=t, run_trace=run_trace,
                           run_steps=run_steps, plotly_config=PLOTLY_CONFIG)

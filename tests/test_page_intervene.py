@@ -163,10 +163,14 @@ def test_every_model_shows_what_changed(name):
     assert len(detail["data"]) == network.n_heads
     for h, heat in enumerate(detail["data"]):
         np.testing.assert_allclose(array(heat["z"]), expected[h], atol=1e-5)
+    if not before.predictions:      # a model without a language-model head (minilm)
+        assert not at.dataframe and any("predicts no tokens" in c.value for c in at.caption)
+        return
     table = at.dataframe[0].value
+    encoder_only = network.architecture == "encoder-only"
     rows = vi.prediction_rows(before.predictions, after.predictions,
-                              before.source_tokens if name == "toy-bert" else before.target_tokens,
-                              after.source_tokens if name == "toy-bert" else after.target_tokens)
+                              before.source_tokens if encoder_only else before.target_tokens,
+                              after.source_tokens if encoder_only else after.target_tokens)
     assert list(table["changed"]) == [r["changed"] for r in rows]
 
 

@@ -63,9 +63,12 @@ def _show(raw) -> str:
 def _parse_heads_off(raw, notes) -> tuple:
     """'decoder.1.3,cross.0.2' -> (("decoder", 1, 3), ("cross", 0, 2))."""
     heads = []
-    for item in str(raw).split(",")[:256]:
+    # 256 entries at most, read from at most 256 entries' worth of characters. Digits are ASCII
+    # and at most 4 long: str.isdigit() also accepts '²' or a 5000-digit run, which int() refuses.
+    for item in str(raw)[:256 * 24].split(",")[:256]:
         parts = item.strip().split(".")
-        if len(parts) == 3 and parts[0] in KINDS and parts[1].isdigit() and parts[2].isdigit():
+        if (len(parts) == 3 and parts[0] in KINDS
+                and all(p.isascii() and p.isdigit() and len(p) <= 4 and int(p) <= MAX_INDEX for p in parts[1:])):
             heads.append((parts[0], int(parts[1]), int(parts[2])))
         elif item.strip():
             notes.append(f"heads_off entry {_show(item)} is not kind.layer.head; ignored.")

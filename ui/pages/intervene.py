@@ -21,6 +21,7 @@ register("en", {
     "int.regenerated": "The output is generated again under the intervention, so the decoder input can differ: {before} tokens before, {after} after. The comparisons below cover the {common} positions both runs have; where a position holds a different token, its label reads before→after.",
     "int.predictions": "Top-1 prediction per position",
     "int.predictions.changed": "{changed} of {n} top-1 predictions changed.",
+    "int.no_predictions": "This model predicts no tokens (it has no language-model head): compare its attention below.",
     "int.summary": "How much the attention changed, per layer × head",
     "int.summary.help": "Per query row, Σ_j |α_after − α_before|, averaged over the rows: 0 means unchanged, 2 means the head now attends to entirely different keys. A switched-off head keeps its own weights (its output is zeroed after the softmax); the layers that read its output change.",
     "int.summary.figure": "change of attention: mean over queries of Σ_j |Δα_ij| (0 = unchanged, 2 = disjoint)",
@@ -40,6 +41,7 @@ register("zh", {
     "int.regenerated": "输出在干预下重新生成，因此解码器输入可能不同：干预前 {before} 个词元，干预后 {after} 个。下面的比较只覆盖两次运行共有的 {common} 个位置；某位置的词元不同时，标签显示为 干预前→干预后。",
     "int.predictions": "每个位置的 top-1 预测",
     "int.predictions.changed": "{n} 个 top-1 预测中有 {changed} 个改变。",
+    "int.no_predictions": "此模型不预测词元（没有语言模型输出头）：请比较下面的注意力。",
     "int.summary": "每层 × 每个头的注意力变化量",
     "int.summary.help": "对每个查询行计算 Σ_j |α_干预后 − α_干预前|，再对各行取平均：0 表示没有变化，2 表示该头现在关注完全不同的键。被关闭的头自身的权重不变（其输出在 softmax 之后才置零）；读取其输出的后续层会改变。",
     "int.summary.figure": "注意力变化：对查询取平均的 Σ_j |Δα_ij|（0 = 不变，2 = 完全不同）",
@@ -107,6 +109,9 @@ def output_section(ctx: PageContext, before, after) -> None:
 def predictions_section(ctx: PageContext, before, after) -> None:
     t = ctx.t
     st.markdown(f"**{t('int.predictions')}**")
+    if not before.predictions:
+        st.caption(t("int.no_predictions"))   # e.g. a sentence encoder: it predicts no tokens
+        return
     rows = prediction_rows(before.predictions, after.predictions, input_tokens(before), input_tokens(after))
     st.caption(t("int.predictions.changed", changed=sum(r["changed"] for r in rows), n=len(rows)))
     # st.dataframe shows token text as plain text (markup included), never as HTML.
