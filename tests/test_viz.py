@@ -204,3 +204,44 @@ def test_validation_catches_a_misspelt_property(monkeypatch):
     monkeypatch.setenv("ATTENTION_EXPLORER_VALIDATE_FIGURES", "1")
     with pytest.raises(ValueError):
         figure([dict(type="heatmap", z=[[1]])], dict(titel="typo"))
+
+
+def test_long_inputs_label_every_kth_cell_and_keep_every_value():
+    tokens = [f"t{i}" for i in range(512)]
+    record = make_record(query_tokens=tokens, causal=True, n_heads=1, d_head=2)
+    fig = viz.head_heatmap(record, 0, "weights")
+    heat, layout = fig.data[0], fig.layout
+    assert np.asarray(heat.z).shape == (512, 512)                 # hover reads every cell
+    plot_height = layout.height - 170
+    for axis, pixels in ((layout.yaxis, plot_height), (layout.xaxis, 800)):
+        shown = len(axis.tickvals)
+        assert 1 < shown < 512 and pixels / shown >= 11, (shown, pixels)
+        positions = [int(v.rsplit("(", 1)[1].rstrip(")")) for v in axis.tickvals]
+        step = positions[1] - positions[0]
+        assert positions == list(range(0, 512, step))             # every k-th, evenly
+        assert list(axis.ticktext) == [tokens[i] for i in positions]
+    assert "hover names every cell" in layout.title.subtitle.text
+    hatch = Image.open(io.BytesIO(base64.b64decode(layout.images[0].source.split(",", 1)[1])))
+    assert max(hatch.size) <= 1536
+    short = viz.head_heatmap(make_record(), 0, "weights")
+    assert len(short.layout.xaxis.tickvals) == 3 and "hover names" not in (short.layout.title.subtitle.text or "")
+
+
+def test_long_overviews_pool_blocks_and_say_so():
+    from viz.overview import pool
+    rng = np.random.default_rng(0)
+    v = rng.random((2, 100, 100)).astype(np.float32)
+    causal = np.broadcast_to(np.tril(np.ones((100, 100), bool))[None], v.shape)
+    pooled, ok = pool(v, np.ascontiguousarray(causal), 8, "max")
+    assert pooled.shape == ok.shape == (2, 13, 13)
+    assert np.isnan(pooled[0, 0, 1]) and not ok[0, 0, 1]                 # wholly above the diagonal
+    assert pooled[0, 0, 0] == v[0, :8, :8][np.tril(np.ones((8, 8), bool))].max()
+    assert pooled[1, 12, 12] == v[1, 96:, 96:][np.tril(np.ones((4, 4), bool))].max()   # ragged edge
+    mean, _ = pool(v, np.ones_like(causal), 4, "mean")
+    np.testing.assert_allclose(mean, v.reshape(2, 25, 4, 25, 4).mean(axis=(2, 4)), rtol=1e-6)
+    records = [make_record(query_tokens=[f"t{i}" for i in range(300)], layer=l, n_heads=2, d_head=2) for l in range(2)]
+    fig = viz.overview_image(records, "weights")
+    canvas, geometry = viz.overview_rgb(records, "weights")
+    assert geometry["pool"] == 5 and geometry["tile_h"] <= 128
+    assert "max over 5×5 token pairs" in fig.layout.title.subtitle.text
+    assert viz.overview_image(records[:1], "scores").layout.title.subtitle.text.startswith("each cell: the mean")
