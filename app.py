@@ -134,6 +134,9 @@ def _load_typed_model() -> None:
     if not name:
         return
     try:
+        if st.session_state.get("model_path.download") and hosting.allows_downloads():
+            # fetch into the local Hugging Face cache first; the cached load below is then offline
+            model.load(name, allow_download=True, device="cpu")
         load_model(name, "final", model.weights_version(name))
     except model.ModelLoadError as error:
         st.session_state["model_path_error"] = str(error)
@@ -156,6 +159,9 @@ def model_path_controls(t) -> None:
         return
     with st.expander(t("control.model_path.title")):
         st.text_input(t("control.model_path"), key="model_path", placeholder=t("control.model_path.placeholder"))
+        if hosting.allows_downloads():
+            st.checkbox(t("control.model_path.download"), key="model_path.download",
+                        help=t("control.model_path.download.help"))
         st.button(t("control.model_path.load"), on_click=_load_typed_model, key="model_path.load")
         if "model_path_error" in st.session_state:
             st.error(t("msg.load_error", error=st.session_state["model_path_error"]))

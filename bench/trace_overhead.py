@@ -53,12 +53,56 @@ def measure(name: str, repeats: int = 50) -> dict:
     return result
 
 
+def measure_hf(name: str = "minilm", tokens=(64, 128, 512), repeats: int = 20) -> list[dict]:
+    """trace() of a Hugging Face model against its own eager forward pass with
+    output_attentions=True (what BertViz and the others run): interleaved pairs, so that load
+    from other processes hits both alike."""
+    import transformers
+    m = model.load(name)
+    eager = transformers.AutoModel.from_pretrained(m.folder, attn_implementation="eager").eval()
+    words = "the cat sat on the mat and the dog ran in the park".split()
+    rows = []
+    for n in tokens:
+        text = " ".join((words * 100)[: n - 2])
+        inputs = m.inputs_for(text)
+        if inputs["input_ids"].shape[1] != n:
+            raise RuntimeError(f"expected {n} tokens, got {inputs['input_ids'].shape[1]}")
+
+        def forward():
+            with torch.inference_mode():
+                eager(**inputs, output_attentions=True)
+
+        pairs = []
+        forward()
+        m.trace(text)   # warm-up
+        for _ in range(repeats):
+            pairs.append((_timed(forward), _timed(lambda: m.trace(text))))
+        plain = statistics.median(a for a, _ in pairs)
+        traced = statistics.median(b for _, b in pairs)
+        rows.append({"model": name, "tokens": n, "forward_ms": plain * 1e3, "trace_ms": traced * 1e3,
+                     "ratio": traced / plain})
+    return rows
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def main(repeats: int = 50) -> list[dict]:
-    rows = [measure(name, repeats) for name in model.available()]
+    rows = [measure(name, repeats) for name in model.available() if name in model.BUILTIN_NAMES]
     print(f"trace() vs the same forward pass without recording ({torch.get_num_threads()} threads, "
           f"device {model.load(rows[0]['model']).device}; median of {repeats})")
     for r in rows:
         extra = f"   trace with greedy generation {r['trace_with_generation_ms']:.1f} ms" if "trace_with_generation_ms" in r else ""
         print(f"  {r['model']:12s} {r['tokens']:3d} tokens  forward {r['forward_ms']:6.2f} ms  "
               f"trace {r['trace_ms']:6.2f} ms  ratio {r['ratio']:.2f}x{extra}")
+    if "minilm" in model.available():
+        hf_rows = measure_hf()
+        print("trace() vs transformers' eager forward with output_attentions=True (interleaved; median of 20)")
+        for r in hf_rows:
+            print(f"  {r['model']:12s} {r['tokens']:3d} tokens  eager {r['forward_ms']:7.2f} ms  "
+                  f"trace {r['trace_ms']:7.2f} ms  ratio {r['ratio']:.2f}x")
+        rows += hf_rows
     return rows
