@@ -76,11 +76,11 @@ def _colorbar_below(fig: go.Figure, column: int) -> dict:
 
 
 def scale_label(record) -> str:
-    """'× scale = 0.1768 (= 1/√32)': the factor the model applies, named as the paper would."""
+    """'× scale = 0.1768<br>(= 1/√32)': the factor the model applies, named as the paper would."""
     d_head = record.q.shape[-1]
     text = f"× scale = {record.scale:.4g}"
     if math.isclose(record.scale, 1 / math.sqrt(d_head), rel_tol=1e-4):
-        text += f" (= 1/√{d_head}, i.e. ÷√d_k)"
+        text += f"<br>(= 1/√{d_head}, i.e. ÷√d_k)"   # two lines: panels are narrow
     return text
 
 
@@ -97,7 +97,7 @@ def pipeline_panels(record, head: int) -> list[tuple[str, str, np.ndarray]]:
               ("scaled", scale_label(record), scaled)]
     if record.bias is not None:
         panels.append(("bias", "+ position bias", (scaled + record.bias[head]).astype(np.float32)))
-    panels.append(("mask", "mask (coloured = may attend, hatched = masked)",
+    panels.append(("mask", "mask<br>(coloured = may attend, hatched = masked)",
                    np.where(record.allowed, np.float32(1), np.float32(np.nan)).astype(np.float32)))
     panels.append(("weights", "softmax weights α",
                    np.where(record.allowed, record.weights[head], np.float32(np.nan)).astype(np.float32)))
