@@ -172,3 +172,14 @@ def test_cuda_out_of_memory_while_generating_step_by_step(out_of_memory_once, mo
     assert out_of_memory_once["raised"] == 1
     assert any("ran out of memory" in w.value for w in at.warning)
     assert "Step t" in [s.label for s in at.slider]
+
+
+def test_hosted_messages_leave_out_the_servers_directories(assets, monkeypatch):
+    from ui import hosting
+    monkeypatch.setattr(hosting, "HOSTED", True)
+    monkeypatch.setattr(hosting, "APP_ROOT", str(assets.parent))    # the copy stands in for the app
+    (assets / "toy-gpt" / "final.safetensors").write_bytes(b"")
+    at = start(model="toy-gpt", text=unique("abc"))
+    assert not at.exception and len(at.error) == 1
+    message = errors(at)[0]
+    assert "assets/toy-gpt/final.safetensors" in message and str(assets.parent) not in message

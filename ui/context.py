@@ -61,7 +61,8 @@ def shown_errors(t: Callable[..., str], what: str):
     except Exception as error:  # noqa: BLE001 - a user must never see a traceback
         from model import ModelLoadError
         if isinstance(error, ModelLoadError):
-            st.error(t("msg.load_error", error=error))
+            from .hosting import public_error
+            st.error(t("msg.load_error", error=public_error(error)))
         else:
             logger.exception("error while %s", what)
             st.error(t("msg.error", what=what))

@@ -77,6 +77,19 @@ def allows_downloads() -> bool:
     return not HOSTED
 
 
+APP_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def public_error(message) -> str:
+    """A load error as a visitor may read it: hosted, the server's own directories are left out
+    (assets/toy-gpt/final.safetensors, not /home/user/app/assets/...); locally, unchanged."""
+    text = str(message)
+    if HOSTED:
+        text = text.replace(APP_ROOT + os.sep, "").replace(APP_ROOT, ".")
+        text = text.replace(os.path.expanduser("~") + os.sep, "~" + os.sep)
+    return text
+
+
 def clip(text, limit: int | None = None) -> tuple[str, int]:
     """(text cut to `limit` characters, how many were cut). Also makes the text valid Unicode:
     a lone surrogate (which no browser sends, but a crafted message can) would fail later when
