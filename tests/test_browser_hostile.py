@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bench.appserver import ServerError, launch_chromium, running_app
+from bench.appserver import ServerError, running_app
 
 pytestmark = pytest.mark.browser
 
@@ -39,18 +39,6 @@ def server():
             yield url
     except ServerError as error:
         pytest.fail(str(error))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        try:
-            chromium = launch_chromium(playwright)
-        except FileNotFoundError as error:
-            pytest.fail(str(error))
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
