@@ -3,9 +3,9 @@
 # network at run time. (Not built where this was written: no Docker daemon there; see README, Hosting.)
 FROM python:3.11-slim
 
-# chromium: plotly's PNG export (Kaleido) drives it; fonts-noto-cjk: Chinese labels in those PNGs.
+# chromium: plotly's PNG export (Kaleido) drives it; the fonts: Chinese and emoji labels in those PNGs.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
+    && apt-get install -y --no-install-recommends chromium fonts-noto-cjk fonts-noto-color-emoji \
     && rm -rf /var/lib/apt/lists/*
 
 # Hosted mode (ui/hosting.py): built-in and allowlisted models only, bounded input and caches.
