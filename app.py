@@ -63,8 +63,14 @@ def load_model(name: str, snapshot: str, version: int, device: str = "auto"):
 # bounds how many runs hold their intermediate tensors at once (hosted).
 @st.cache_resource(show_spinner="Running the model…", max_entries=hosting.TRACE_CACHE_ENTRIES)
 def cached_trace(name: str, snapshot: str, version: int, text: str, target: Optional[str], pad_to: int,
-                 heads_off: tuple, masked_source: tuple, masked_target: tuple, _model) -> model.Trace:
-    """Keyed on small hashable inputs; the model object itself rides along unhashed."""
+                 heads_off: tuple, masked_source: tuple, masked_target: tuple, hide_special: bool,
+                 _model) -> model.Trace:
+    """Keyed on small hashable inputs; the model object itself rides along unhashed. With
+    hide_special, the full trace (a cache hit) without its special tokens: filtered once, not
+    on every rerun (at 512 tokens that copies every record)."""
+    if hide_special:
+        return without_special(cached_trace(name, snapshot, version, text, target, pad_to, heads_off,
+                                            masked_source, masked_target, False, _model))
     new_tokens = NEW_TOKENS if _model.architecture == "decoder-only" else 0
     intervention = model.Intervention(frozenset(heads_off), frozenset(masked_source), frozenset(masked_target))
     with hosting.model_slot():
@@ -276,6 +282,8 @@ def main() -> None:
                 sync_url()
                 return
 
+            hide_special = False    # read by run_trace at each call: set below once decided
+
             def run_trace(text, target=None, pad_to=0, intervention=None):
                 i = intervention or model.Intervention()
                 # Clipped again here: whatever a page passes, a cache key stays small.
@@ -283,17 +291,14 @@ def main() -> None:
                 return with_cpu_fallback(
                     lambda net: cached_trace(name, snapshot, version, text, target, int(pad_to),
                                              tuple(sorted(i.heads_off)), tuple(sorted(i.masked_source)),
-                                             tuple(sorted(i.masked_target)), net),
+                                             tuple(sorted(i.masked_target)), hide_special, net),
                     name, snapshot, version, t)
 
             trace = run_trace(text, target)
             output_view(trace, network, t)
             if page in HIDES_SPECIAL and has_special(trace) and special_controls(t):
-                trace = without_special(trace)
-                shown_run_trace = run_trace
-
-                def run_trace(*args, **kwargs):
-                    return without_special(shown_run_trace(*args, **kwargs))
+                hide_special = True
+                trace = run_trace(text, target)
             fitted, fit_notes = fit_to_model(view(), trace.kinds(), network.n_layers, network.n_heads)
             if fitted != view():
                 st.session_state[VIEW_KEY] = fitted

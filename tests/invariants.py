@@ -38,3 +38,28 @@ def assert_record_invariants(record, atol=1e-5):
     np.testing.assert_allclose(record.context, record.weights @ record.v, atol=atol, rtol=1e-4)
     if record.kind == "decoder":
         assert not np.any(np.triu(record.allowed, 1)), "a decoder query sees the future"
+
+
+def hand_record(kind="encoder", layer=0, n_heads=2, query_tokens=("a", "b", "c"), key_tokens=None,
+                causal=False, seed=0, d_head=4, bias=False, pad_rows=()):
+    """An AttentionRecord computed by hand in numpy (no model): softmax(q·k/√d_head + bias,
+    masked) @ v, so it keeps the invariant above by construction. pad_rows: query rows that may
+    attend to nothing (padding queries), whose weights are all zero."""
+    from model.trace import AttentionRecord
+    key_tokens = list(query_tokens if key_tokens is None else key_tokens)
+    nq, nk = len(query_tokens), len(key_tokens)
+    rng = np.random.default_rng(seed)
+    q = rng.standard_normal((n_heads, nq, d_head)).astype(np.float32)
+    k = rng.standard_normal((n_heads, nk, d_head)).astype(np.float32)
+    v = rng.standard_normal((n_heads, nk, d_head)).astype(np.float32)
+    scores = (q @ k.transpose(0, 2, 1)).astype(np.float32)                 # [head, q, k]
+    scale = 1 / np.sqrt(d_head)
+    b = rng.standard_normal((n_heads, nq, nk)).astype(np.float32) if bias else None
+    allowed = np.tril(np.ones((nq, nk), bool)) if causal else np.ones((nq, nk), bool)
+    for row in pad_rows:
+        allowed[row] = False
+    logits = np.where(allowed, scores * scale + (0 if b is None else b), -np.inf)
+    weights = softmax_masked(logits).astype(np.float32)
+    return AttentionRecord(kind=kind, layer=layer, query_tokens=list(query_tokens), key_tokens=key_tokens,
+                           q=q, k=k, v=v, scores=scores, scale=float(scale), bias=b, allowed=allowed,
+                           weights=weights, context=(weights @ v).astype(np.float32))

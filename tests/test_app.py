@@ -1,32 +1,17 @@
 """app.py through streamlit.testing.v1.AppTest: views, URL state, bad input, no needless reruns."""
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import app
 import model
 from ui.state import PAGES
 from viz.labels import token_labels
+from tests.apptest import assert_clean, start
+from tests.apptest import chart_specs as figures
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 180   # the first run imports torch and loads a checkpoint
-
-
-def start(**params) -> AppTest:
-    """The app opened with these URL query parameters, as a shared link would open it."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
-
-
-def figures(at) -> list[dict]:
-    """Every plotly chart on the page, as the figure JSON the browser receives."""
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
 
 
 def detail(at) -> dict:
@@ -45,11 +30,6 @@ def z_values(fig) -> np.ndarray:
     import base64
     z = fig["data"][0]["z"]
     return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape(fig))
-
-
-def assert_clean(at):
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 KINDS = {"encoder-decoder": ["encoder", "decoder", "cross"], "decoder-only": ["decoder"],

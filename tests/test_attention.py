@@ -1,8 +1,6 @@
 """attention(): the equation's steps, against PyTorch's own scaled_dot_product_attention."""
 import math
 
-import numpy as np
-import pytest
 import torch
 
 from model.attention import attention, attention_stages, causal_mask, padding_mask

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from bench.appserver import ServerError, running_app
+from tests.apptest import wait_for_charts
 
 pytestmark = pytest.mark.browser
 
@@ -39,13 +40,6 @@ def page(server, browser, errors):
     page.goto(server)
     yield page
     context.close()
-
-
-def wait_for_charts(page, count: int) -> None:
-    """Until `count` plotly charts have painted and Streamlit is no longer running the script."""
-    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .svg-container').length >= {count}",
-                           timeout=STARTUP_SECONDS * 1000)
-    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
 
 
 def screenshot(page, name: str) -> None:

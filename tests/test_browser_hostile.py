@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 import pytest
 
 from bench.appserver import ServerError, running_app
+from tests.apptest import wait_for_charts
 
 pytestmark = pytest.mark.browser
 
@@ -51,12 +52,6 @@ def page(browser):
     page.on("dialog", lambda dialog: (page.hostile_events.append(f"dialog: {dialog.message}"), dialog.dismiss()))
     yield page
     context.close()
-
-
-def wait_for_charts(page, count: int) -> None:
-    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .svg-container').length >= {count}",
-                           timeout=STARTUP_SECONDS * 1000)
-    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
 
 
 def assert_nothing_ran(page) -> None:

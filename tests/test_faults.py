@@ -6,22 +6,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 import model
 import model.builtin
 import model.transformer
+from tests.apptest import start
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 ASSETS = Path(model.builtin.ASSETS)
-TIMEOUT = 180
-
-
-def start(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
 
 
 def errors(at) -> list[str]:

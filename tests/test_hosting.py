@@ -2,15 +2,13 @@
 paths, bounded input, generation and caches. ui/hosting reads the environment at import, so each
 test reloads it under the environment it needs, and the fixture restores it."""
 import importlib
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import model
 from ui import hosting
+from tests.apptest import start
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
@@ -28,13 +26,6 @@ def mode(monkeypatch):
     yield set_mode
     monkeypatch.undo()
     importlib.reload(hosting)
-
-
-def start(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
 
 
 def test_settings_follow_the_environment(mode):

@@ -1,13 +1,9 @@
 """Aggregates page and viz/aggregate_figures.py: mean over heads, rollout, entropy and distance maps."""
-import base64
 import json
 import math
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import app
 import model
@@ -15,45 +11,14 @@ from model.trace import AttentionRecord
 from viz import aggregate_figures as figures
 from viz.aggregates import head_entropy, mean_attention_distance, mean_over_heads, per_head_grid, rollout
 from viz.labels import position_labels, token_labels
+from tests.apptest import array, assert_clean, spec, start
+from tests.apptest import chart_specs as figures_of
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 180   # the first run imports torch and loads a checkpoint
 KINDS = {"encoder-decoder": ["encoder", "decoder", "cross"], "decoder-only": ["decoder"],
          "encoder-only": ["encoder"]}
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-def array(value) -> np.ndarray:
-    """A plotly JSON array: binary ({dtype, bdata, shape}) or a plain list."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        if "shape" in value:
-            return flat.reshape([int(n) for n in re.split(r",\s*", str(value["shape"]))])
-        return flat
-    return np.asarray(value, dtype=float)
-
-
-def spec(fig) -> dict:
-    """A figure as the JSON the browser receives."""
-    return json.loads(fig.to_json())
-
-
-def figures_of(at) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def start(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
-
-
-def assert_clean(at):
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
 
 def own_trace(name):
     """The trace the app draws, computed here directly from the model."""

@@ -1,62 +1,28 @@
 """Head anatomy: viz/anatomy.py on hand-made records, and the page through AppTest."""
-import base64
+import functools
 import json
 import re
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import app
 import model
-from model.trace import AttentionRecord
 from viz import anatomy
 from viz.labels import position_labels, token_labels
+from tests import apptest
+from tests.apptest import array, assert_clean, spec
+from tests.invariants import hand_record
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 180
+
+
+# The anatomy tests' default record: 3 heads over 4 tokens.
+make_record = functools.partial(hand_record, n_heads=3, query_tokens=("a", "b", "c", "d"))
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-def make_record(kind="encoder", n_heads=3, query_tokens=("a", "b", "c", "d"), key_tokens=None, causal=False,
-                seed=0, d_head=4, bias=False):
-    """softmax(q·k·scale + bias, masked) by hand: the invariant every model's record keeps."""
-    key_tokens = list(query_tokens if key_tokens is None else key_tokens)
-    nq, nk = len(query_tokens), len(key_tokens)
-    rng = np.random.default_rng(seed)
-    q = rng.standard_normal((n_heads, nq, d_head)).astype(np.float32)
-    k = rng.standard_normal((n_heads, nk, d_head)).astype(np.float32)
-    v = rng.standard_normal((n_heads, nk, d_head)).astype(np.float32)
-    scores = (q @ k.transpose(0, 2, 1)).astype(np.float32)                 # [head, q, k]
-    scale = 1 / np.sqrt(d_head)
-    b = rng.standard_normal((n_heads, nq, nk)).astype(np.float32) if bias else None
-    allowed = np.tril(np.ones((nq, nk), bool)) if causal else np.ones((nq, nk), bool)
-    logits = scores * scale + (0 if b is None else b)
-    logits = np.where(allowed, logits, -np.inf)
-    exp = np.exp(logits - logits.max(-1, keepdims=True))
-    weights = (exp / exp.sum(-1, keepdims=True)).astype(np.float32)
-    return AttentionRecord(kind=kind, layer=0, query_tokens=list(query_tokens), key_tokens=key_tokens, q=q, k=k,
-                           v=v, scores=scores, scale=float(scale), bias=b, allowed=allowed, weights=weights,
-                           context=(weights @ v).astype(np.float32))
-
-
-def array(value) -> np.ndarray:
-    """A plotly JSON array (binary {dtype, bdata, shape} or a plain list) as numpy."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = value.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.array([np.nan if x is None else x for x in value] if value and not isinstance(value[0], list)
-                    else value, dtype=float)
-
-
-def spec(fig) -> dict:
-    return json.loads(fig.to_json())
-
 
 def by_meta(fig: dict) -> dict:
     return {trace.get("meta"): trace for trace in fig["data"]}
@@ -234,17 +200,9 @@ def test_head_view_colours_labels_and_hover():
 
 # ---- the page --------------------------------------------------------------------------------
 
-def start(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["page"] = "anatomy"
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
-
-
-def assert_clean(at):
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+def start(**params):
+    """The app opened on the anatomy page with these URL query parameters."""
+    return apptest.start(**{"page": "anatomy", **params})
 
 
 def charts(at) -> dict:

@@ -1,21 +1,17 @@
 """The Generation page: viz/generation.py on hand-made records and steps, and the page in AppTest."""
-import base64
 import json
-import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import plotly.graph_objects as go
-from streamlit.testing.v1 import AppTest
 
 import model
 from model.trace import AttentionRecord, Trace
 from viz import generation as gen
 from viz.labels import position_labels, token_label, token_labels
+from tests import apptest
+from tests.apptest import array, assert_clean, spec
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 180   # the first run imports torch and loads a checkpoint
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -46,19 +42,6 @@ def make_step(prefix, source=None, token="<b>", n_heads=3, layers=1, index=2):
             records.append(make_record("cross", prefix, source, n_heads, seed=10 + layer, layer=layer))
     top = [(token, 0.6), ("a", 0.2), ("<script>", 0.1), ("1", 0.05), (" ", 0.01)]
     return model.GenerationStep(index=index, token=token, token_id=7, top=top, records=records)
-
-
-def array(value) -> np.ndarray:
-    """A plotly array as the browser gets it: a binary typed array ({dtype, bdata, shape}) or a list."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = [int(n) for n in re.split(r",\s*", str(value.get("shape", len(flat))))]
-        return flat.reshape(shape)
-    return np.asarray(value)
-
-
-def spec(fig) -> dict:
-    return json.loads(fig.to_json())
 
 
 # ---- viz/generation.py: cross-attention beside the target -------------------------------------
@@ -185,12 +168,9 @@ def test_teacher_forcing_figure_marks_where_prediction_and_given_differ():
 
 # ---- the page in AppTest ----------------------------------------------------------------------
 
-def start(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["page"] = "generation"
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
+def start(**params):
+    """The app opened on the generation page with these URL query parameters."""
+    return apptest.start(**{"page": "generation", **params})
 
 
 def figures(at) -> dict:
@@ -201,11 +181,6 @@ def figures(at) -> dict:
         found[next(k for k in ("cross_grid", "cross_mean", "step_prediction", "step_attention", "teacher")
                    if chart.proto.id.endswith(f"generation.{k}") or f"generation.{k}" in chart.proto.id)] = fig
     return found
-
-
-def assert_clean(at):
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def test_encoder_only_model_says_it_does_not_generate():

@@ -2,7 +2,9 @@
 refused with a message (previous model kept), hidden in hosted mode, reopened from a link."""
 import pytest
 
-from tests.test_app import assert_clean, detail, figures, start
+from tests.apptest import assert_clean, start
+from tests.apptest import chart_specs as figures
+from tests.test_app import detail
 from tests.test_hf import TEXT, build
 
 

@@ -1,59 +1,19 @@
 """Intervene page and viz/intervene.py: heads switched off, keys masked, and what changed."""
-import base64
-import json
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import app
 import model
 from model import Intervention
 from model.trace import AttentionRecord
 from viz import intervene as vi
+from tests.apptest import array, assert_clean, param, spec, start
+from tests.apptest import chart_specs as figures_of
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 180
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-def array(value) -> np.ndarray:
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        if "shape" in value:
-            return flat.reshape([int(n) for n in re.split(r",\s*", str(value["shape"]))])
-        return flat
-    return np.asarray(value, dtype=float)
-
-
-def spec(fig) -> dict:
-    """A figure as the JSON the browser receives."""
-    return json.loads(fig.to_json())
-
-
-def figures_of(at) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def start(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
-
-
-def assert_clean(at):
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def param(at, name):
-    value = at.query_params[name]
-    return value[0] if isinstance(value, list) else value
-
 
 def all_heads(network, kind):
     return sorted((kind, layer, head) for layer in range(network.n_layers) for head in range(network.n_heads))

@@ -3,7 +3,6 @@ seed, the causal and 2-head switches, edited cells and bad entries change them a
 import base64
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,23 +10,15 @@ from streamlit.testing.v1 import AppTest
 
 import model
 from model.worked_example import seed_matrices
+from tests import apptest
+from tests.apptest import assert_clean
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 180   # the first run imports torch and loads a checkpoint
 EDITORS = ["X", "W_Q", "W_K", "W_V"]
 
 
-def start(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params["page"] = "worked-example"
-    for key, value in params.items():
-        at.query_params[key] = str(value)
-    return at.run()
-
-
-def assert_clean(at):
-    assert not at.exception, [e.message for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+def start(**params):
+    """The app opened on the worked-example page with these URL query parameters."""
+    return apptest.start(**{"page": "worked-example", **params})
 
 
 def traces(at) -> dict:

@@ -1,7 +1,6 @@
 """The shipped weights do what the README says, on held-out inputs drawn now from a fixed seed."""
 import json
 
-import numpy as np
 import pytest
 import torch
 

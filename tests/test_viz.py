@@ -9,32 +9,9 @@ import pytest
 from PIL import Image
 
 import viz
-from model.trace import AttentionRecord
 from viz import colors
 from viz.overview import GAP_PIXELS, cell_pixels
-
-
-def make_record(kind="encoder", layer=0, n_heads=2, query_tokens=("a", "b", "c"), key_tokens=None,
-                causal=False, seed=0, d_head=4, pad_rows=()):
-    """softmax(q·k/√d, masked) by hand: the same invariant the model layer guarantees."""
-    key_tokens = list(query_tokens if key_tokens is None else key_tokens)
-    nq, nk = len(query_tokens), len(key_tokens)
-    rng = np.random.default_rng(seed)
-    q = rng.standard_normal((n_heads, nq, d_head)).astype(np.float32)
-    k = rng.standard_normal((n_heads, nk, d_head)).astype(np.float32)
-    v = rng.standard_normal((n_heads, nk, d_head)).astype(np.float32)
-    scores = q @ k.transpose(0, 2, 1)                                    # [head, q, k]
-    scale = 1 / np.sqrt(d_head)
-    allowed = np.tril(np.ones((nq, nk), bool)) if causal else np.ones((nq, nk), bool)
-    for row in pad_rows:
-        allowed[row] = False
-    logits = np.where(allowed, scores * scale, -np.inf)
-    top = np.max(np.where(allowed, logits, -1e30), axis=-1, keepdims=True)
-    exp = np.where(allowed, np.exp(logits - top), 0)
-    weights = (exp / np.maximum(exp.sum(-1, keepdims=True), 1e-30)).astype(np.float32)
-    return AttentionRecord(kind=kind, layer=layer, query_tokens=list(query_tokens), key_tokens=key_tokens,
-                           q=q, k=k, v=v, scores=scores.astype(np.float32), scale=float(scale), bias=None,
-                           allowed=allowed, weights=weights, context=(weights @ v).astype(np.float32))
+from tests.invariants import hand_record as make_record
 
 
 def spec(fig):

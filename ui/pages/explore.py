@@ -25,7 +25,7 @@ def stage_controls(ctx: PageContext, kinds: list[str]) -> tuple[str, str, int]:
 
 
 @st.fragment
-def head_detail(ctx: PageContext, records: list, stage: str) -> None:
+def head_detail(ctx: PageContext, records: list, stage: str, unknown: tuple) -> None:
     """Layer and head pickers and the chosen head's heatmap: reruns alone, never the model."""
     t = ctx.t
     with shown_errors(t, "drawing the head"):
@@ -35,7 +35,7 @@ def head_detail(ctx: PageContext, records: list, stage: str) -> None:
         head = bound(right.radio, "head", t("control.head"), options=["mean", *range(records[0].n_heads)],
                      horizontal=True, format_func=lambda h: t("head.mean") if h == "mean" else str(h))
         record = next(r for r in records if r.layer == layer)
-        figure = viz.head_heatmap(record, head, stage, unknown=unknown_flags(ctx.trace, record.kind))
+        figure = viz.head_heatmap(record, head, stage, unknown=unknown)
         ctx.chart(figure, key="explore.detail")
         figure_downloads(ctx, figure, f"attention-{record.kind}-L{record.layer}-{head}-{stage}", key="explore.detail")
     sync_url()
@@ -57,4 +57,5 @@ def render(ctx: PageContext) -> None:
         st.download_button(t("download.trace"), data=lambda: trace.to_bytes(), file_name="trace.npz",
                            mime="application/octet-stream", key="explore.download_trace", on_click="ignore")
     st.markdown(f"**{t('detail.title')}**")
-    head_detail(ctx, records, stage)
+    # flags of the trace drawn (padded to pad_to, if asked), so they line up with its labels
+    head_detail(ctx, records, stage, unknown_flags(trace, kind))

@@ -1,0 +1,58 @@
+"""Shared by the app's tests: open the app as a shared link would, and read what it drew."""
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 180   # the first run imports torch and loads a checkpoint
+
+
+def start(**params) -> AppTest:
+    """The app opened with these URL query parameters, as a shared link would open it."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = str(value)
+    return at.run()
+
+
+def assert_clean(at) -> None:
+    """No exception and no error message on the page."""
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def chart_specs(at) -> list[dict]:
+    """Every plotly chart on the page, as the figure JSON the browser receives."""
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def spec(fig) -> dict:
+    """A figure built in the test, as the JSON the browser would receive."""
+    return json.loads(fig.to_json())
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array as numpy: binary ({dtype, bdata, shape}) or a list (None -> NaN)."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        if "shape" in value:
+            return flat.reshape([int(n) for n in re.split(r",\s*", str(value["shape"]))])
+        return flat
+    return np.array(value, dtype=float)
+
+
+def param(at, name: str):
+    """One URL query parameter's value (AppTest gives a list or a string)."""
+    value = at.query_params[name]
+    return value[0] if isinstance(value, list) else value
+
+
+def wait_for_charts(page, count: int, timeout_s: float = 120) -> None:
+    """Browser: until `count` plotly charts have painted and Streamlit no longer runs the script."""
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .svg-container').length >= {count}",
+                           timeout=timeout_s * 1000)
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
