@@ -63,16 +63,16 @@ def load_model(name: str, snapshot: str, version: int, device: str = "auto"):
 # bounds how many runs hold their intermediate tensors at once (hosted).
 @st.cache_resource(show_spinner="Running the model…", max_entries=hosting.TRACE_CACHE_ENTRIES)
 def cached_trace(name: str, snapshot: str, version: int, text: str, target: Optional[str], pad_to: int,
-                 heads_off: tuple, masked_source: tuple, masked_target: tuple, hide_special: bool,
+                 heads_off: tuple, hidden_encoder_keys: tuple, hidden_decoder_keys: tuple, hide_special: bool,
                  _model) -> model.Trace:
     """Keyed on small hashable inputs; the model object itself rides along unhashed. With
     hide_special, the full trace (a cache hit) without its special tokens: filtered once, not
     on every rerun (at 512 tokens that copies every record)."""
     if hide_special:
         return without_special(cached_trace(name, snapshot, version, text, target, pad_to, heads_off,
-                                            masked_source, masked_target, False, _model))
+                                            hidden_encoder_keys, hidden_decoder_keys, False, _model))
     new_tokens = NEW_TOKENS if _model.architecture == "decoder-only" else 0
-    intervention = model.Intervention(frozenset(heads_off), frozenset(masked_source), frozenset(masked_target))
+    intervention = model.Intervention(frozenset(heads_off), frozenset(hidden_encoder_keys), frozenset(hidden_decoder_keys))
     with hosting.model_slot():
         return _model.trace(text, target, max_new_tokens=new_tokens, pad_to=pad_to, intervention=intervention)
 
@@ -244,8 +244,8 @@ def output_view(trace: model.Trace, network, t) -> None:
         st.caption(t("output.none"))
     if trace.truncated:
         st.warning(t("msg.truncated", max_len=network.max_len, n=trace.truncated))
-    unknown = sorted({tok for tok, unk in zip(trace.source_tokens + trace.target_tokens,
-                                               trace.source_unknown + trace.target_unknown) if unk})
+    unknown = sorted({tok for tok, unk in zip(trace.encoder_tokens + trace.decoder_tokens,
+                                               trace.encoder_unknown + trace.decoder_unknown) if unk})
     if unknown:
         st.caption(t("msg.unknown"))
         st.code(" ".join(unknown), language=None)
@@ -290,8 +290,8 @@ def main() -> None:
                 text, target = hosting.clip(text)[0], (hosting.clip(target)[0] or None) if target else None
                 return with_cpu_fallback(
                     lambda net: cached_trace(name, snapshot, version, text, target, int(pad_to),
-                                             tuple(sorted(i.heads_off)), tuple(sorted(i.masked_source)),
-                                             tuple(sorted(i.masked_target)), hide_special, net),
+                                             tuple(sorted(i.heads_off)), tuple(sorted(i.hidden_encoder_keys)),
+                                             tuple(sorted(i.hidden_decoder_keys)), hide_special, net),
                     name, snapshot, version, t)
 
             trace = run_trace(text, target)

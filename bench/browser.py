@@ -86,9 +86,9 @@ def minilm_text(network, tokens: int, rng: random.Random) -> tuple[str, list[str
     words = [rng.choice(WORDS) for _ in range(tokens - 2)]
     text = " ".join(words)
     trace = network.trace(text)
-    if len(trace.source_tokens) != tokens:
-        raise RuntimeError(f"expected {tokens} tokens, got {len(trace.source_tokens)}")
-    return text, position_labels(trace.source_tokens)
+    if len(trace.encoder_tokens) != tokens:
+        raise RuntimeError(f"expected {tokens} tokens, got {len(trace.encoder_tokens)}")
+    return text, position_labels(trace.encoder_tokens)
 
 
 def _categories_are(labels: list[str]) -> str:

@@ -46,7 +46,7 @@ def measure(name: str, repeats: int = 50) -> dict:
 
     plain = _median_seconds(forward, repeats)
     traced = _median_seconds(lambda: m.trace(text, target=target), repeats)
-    result = {"model": name, "tokens": len(trace.source_tokens) + len(trace.target_tokens),
+    result = {"model": name, "tokens": len(trace.encoder_tokens) + len(trace.decoder_tokens),
               "forward_ms": plain * 1e3, "trace_ms": traced * 1e3, "ratio": traced / plain}
     if m.architecture == "encoder-decoder":
         result["trace_with_generation_ms"] = _median_seconds(lambda: m.trace(text), max(5, repeats // 5)) * 1e3

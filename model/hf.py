@@ -25,8 +25,9 @@ from typing import Optional, Sequence
 import torch
 
 from .attention import attention_stages
-from .builtin import NO_INTERVENTION, TOP_K, GenerationStep, Intervention, ModelLoadError, resolve_device
-from .trace import AttentionRecord, Trace
+from .builtin import TOP_K, resolve_device
+from .catalog import ModelLoadError
+from .trace import NO_INTERVENTION, AttentionRecord, GenerationStep, Intervention, Trace
 
 RECORDING = "attention_explorer"   # the name registered with AttentionInterface and AttentionMaskInterface
 # Records grow as layers · heads · n² (scores and weights, float32): at 512 tokens, what BERT-sized
@@ -170,7 +171,7 @@ def recording_attention(module, query, key, value, attention_mask, scaling=None,
         bias = position_bias if bias is None else position_bias + bias
     kind, layer = recorder.sites(module) if recorder is not None else ("", -1)
     if recorder is not None and recorder.intervention:
-        hidden = recorder.intervention.masked_target if kind == "decoder" else recorder.intervention.masked_source
+        hidden = recorder.intervention.hidden_decoder_keys if kind == "decoder" else recorder.intervention.hidden_encoder_keys
         allowed = _hide_keys(allowed, hidden)
     # Dropout is not applied: models are traced in eval mode, where it is the identity. With
     # nothing masked (an encoder without padding), the two masked_fill passes are skipped.
@@ -760,12 +761,12 @@ class HFModel:
             traces.append(Trace(
                 model_name=self.name, architecture=arch,
                 records=self._records(calls, b, src_labels, tgt_labels),
-                source_tokens=src_labels, target_tokens=tgt_labels,
+                encoder_tokens=src_labels, decoder_tokens=tgt_labels,
                 output_text=self._output_text(src, dec, generated_from[b], None if logits is None else logits[b]),
                 predictions=predictions, truncated=cuts[b], text=text, target=targets[b],
                 generated_from=generated_from[b],
-                source_unknown=_padded(src.unknown, n_src, False), target_unknown=_padded(dec.unknown, n_tgt, False),
-                source_special=_padded(src.special, n_src, True), target_special=_padded(dec.special, n_tgt, True)))
+                encoder_unknown=_padded(src.unknown, n_src, False), decoder_unknown=_padded(dec.unknown, n_tgt, False),
+                encoder_special=_padded(src.special, n_src, True), decoder_special=_padded(dec.special, n_tgt, True)))
         return traces
 
     def generate_steps(self, text: str, max_new_tokens: int = 20,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .builtin import BUILTIN_NAMES, read_model_card
+from .catalog import BUILTIN_NAMES, read_model_card
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 DESCRIPTIONS = {

@@ -48,15 +48,15 @@ def _filter_record(record: AttentionRecord, rows: np.ndarray, cols: np.ndarray) 
 
 
 def has_special(trace: Trace) -> bool:
-    return any(trace.source_special) or any(trace.target_special)
+    return any(trace.encoder_special) or any(trace.decoder_special)
 
 
 def without_special(trace: Trace) -> Trace:
     """The trace with every special token dropped from every record, rows renormalised."""
     if not has_special(trace):
         return trace
-    source = _kept(trace.source_special, len(trace.source_tokens))
-    target = _kept(trace.target_special, len(trace.target_tokens))
+    source = _kept(trace.encoder_special, len(trace.encoder_tokens))
+    target = _kept(trace.decoder_special, len(trace.decoder_tokens))
     axes = {"encoder": (source, source), "decoder": (target, target), "cross": (target, source)}
     records = [_filter_record(r, *axes[r.kind]) for r in trace.records]
 
@@ -73,8 +73,8 @@ def without_special(trace: Trace) -> Trace:
         generated_from = int((target < generated_from).sum())
     return replace(
         trace, records=records,
-        source_tokens=pick(trace.source_tokens, source), target_tokens=pick(trace.target_tokens, target),
-        source_unknown=pick(trace.source_unknown, source), target_unknown=pick(trace.target_unknown, target),
-        source_special=[False] * len(source), target_special=[False] * len(target),
+        encoder_tokens=pick(trace.encoder_tokens, source), decoder_tokens=pick(trace.decoder_tokens, target),
+        encoder_unknown=pick(trace.encoder_unknown, source), decoder_unknown=pick(trace.decoder_unknown, target),
+        encoder_special=[False] * len(source), decoder_special=[False] * len(target),
         predictions=predictions, generated_from=generated_from,
     )

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from . import evaluate
-from .builtin import BuiltinModel, checkpoint_path, config_path, load_builtin, read_model_card
+from .builtin import BuiltinModel, load_builtin
+from .catalog import checkpoint_path, config_path, read_model_card
 from .tasks import TASKS, corpus_window, random_span, repeated_span_text, task_example
 from .tokenizer import SPECIALS, CharTokenizer
 from .transformer import Transformer, TransformerConfig

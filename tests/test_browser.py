@@ -185,5 +185,5 @@ def test_downloads_give_png_html_and_the_trace(page, errors, tmp_path):
     import model
     trace = model.Trace.load(npz.value.path())
     assert trace.text == "reverse: hello world" and trace.output_text == "dlrow olleh"
-    assert trace.get("cross", 2).weights.shape == (4, len(trace.target_tokens), len(trace.source_tokens))
+    assert trace.get("cross", 2).weights.shape == (4, len(trace.decoder_tokens), len(trace.encoder_tokens))
     assert errors == []

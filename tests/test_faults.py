@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import model
-import model.builtin
+import model.catalog
 import model.transformer
 from tests.apptest import start
 
-ASSETS = Path(model.builtin.ASSETS)
+ASSETS = Path(model.catalog.ASSETS)
 
 
 def errors(at) -> list[str]:
@@ -37,7 +37,7 @@ def assets(tmp_path, monkeypatch):
     copy = tmp_path / "assets"
     for name in model.BUILTIN_NAMES:
         shutil.copytree(ASSETS / name, copy / name)
-    monkeypatch.setattr(model.builtin, "ASSETS", copy)
+    monkeypatch.setattr(model.catalog, "ASSETS", copy)
     return copy
 
 

@@ -228,7 +228,7 @@ def test_records_equal_eager_attention(family, folders, loaded):
     probs = torch.softmax(eager.logits[0], -1)
     for row, predicted in zip(probs, trace.predictions):
         assert predicted[0][1] == pytest.approx(float(row.max()), abs=1e-5)
-    assert len(trace.predictions) == len(trace.target_tokens or trace.source_tokens)
+    assert len(trace.predictions) == len(trace.decoder_tokens or trace.encoder_tokens)
 
 
 def test_t5_records_its_relative_position_bias(loaded):
@@ -260,9 +260,9 @@ def test_pad_to_shows_padding_as_hidden_keys(family, loaded):
     target = TARGET if m.architecture == "encoder-decoder" else None
     alone = m.trace(TEXT, target=target)
     padded = m.trace(TEXT, target=target, pad_to=30)
-    n = len(alone.target_tokens if m.architecture == "decoder-only" else alone.source_tokens)
-    tokens = padded.target_tokens if m.architecture == "decoder-only" else padded.source_tokens
-    specials = padded.target_special if m.architecture == "decoder-only" else padded.source_special
+    n = len(alone.decoder_tokens if m.architecture == "decoder-only" else alone.encoder_tokens)
+    tokens = padded.decoder_tokens if m.architecture == "decoder-only" else padded.encoder_tokens
+    specials = padded.decoder_special if m.architecture == "decoder-only" else padded.encoder_special
     assert len(tokens) == 30 and tokens[n:] == ["<pad>"] * (30 - n) and all(specials[n:])
     for record, single in zip(padded.records, alone.records):
         assert_record_invariants(record)
@@ -276,8 +276,8 @@ def test_pad_to_shows_padding_as_hidden_keys(family, loaded):
 def test_batch_of_two_pads_the_shorter(loaded):
     m = loaded("roberta")
     short, long = m.trace_batch(["hello", TEXT])
-    n = len(m.trace("hello").source_tokens)
-    assert len(short.source_tokens) == len(long.source_tokens) > n
+    n = len(m.trace("hello").encoder_tokens)
+    assert len(short.encoder_tokens) == len(long.encoder_tokens) > n
     for record in short.records:
         assert_record_invariants(record)
         assert not record.allowed[:, n:].any()
@@ -287,9 +287,9 @@ def test_long_text_is_truncated_and_says_so(loaded):
     m = loaded("bert")
     text = "the cat sat " * 30
     trace = m.trace(text)
-    assert m.max_len == TINY["positions"] and len(trace.source_tokens) == m.max_len
+    assert m.max_len == TINY["positions"] and len(trace.encoder_tokens) == m.max_len
     words = len(m.tokenizer(text, add_special_tokens=False)["input_ids"])
-    assert trace.source_tokens[-1] == "[SEP]" and trace.truncated == words + 2 - m.max_len
+    assert trace.encoder_tokens[-1] == "[SEP]" and trace.truncated == words + 2 - m.max_len
     assert m.trace(TEXT).truncated == 0
 
 
@@ -309,7 +309,7 @@ def test_generation_steps_equal_teacher_forcing(family, loaded):
     full = m.trace(TEXT, max_new_tokens=len(steps))
     start = full.generated_from if m.architecture == "decoder-only" else 1
     ids = [s.token_id for s in steps if s.token_id not in m.eos_ids]
-    assert full.target_tokens[start:start + len(ids)] == [m.label(i) for i in ids]
+    assert full.decoder_tokens[start:start + len(ids)] == [m.label(i) for i in ids]
     assert m.generate(TEXT, max_new_tokens=len(steps)) == full.output_text
     for step in steps:
         row = start - 1 + step.index       # the query row that chose this step's token
@@ -344,7 +344,7 @@ def test_heads_off_changes_the_outputs(loaded):
 
 def test_masked_source_is_hidden_from_encoder_and_cross(loaded):
     m = loaded("t5")
-    trace = m.trace(TEXT, target=TARGET, intervention=model.Intervention(masked_source=frozenset({2})))
+    trace = m.trace(TEXT, target=TARGET, intervention=model.Intervention(hidden_encoder_keys=frozenset({2})))
     for record in trace.records:
         assert_record_invariants(record)
         if record.kind in ("encoder", "cross"):
@@ -359,30 +359,30 @@ def test_masked_source_is_hidden_from_encoder_and_cross(loaded):
 
 def test_special_tokens_are_flagged_and_saved(loaded, tmp_path):
     bert = loaded("bert").trace(TEXT)
-    assert bert.source_tokens[0] == "[CLS]" and bert.source_tokens[-1] == "[SEP]"
-    assert bert.source_special == [True] + [False] * (len(bert.source_tokens) - 2) + [True]
+    assert bert.encoder_tokens[0] == "[CLS]" and bert.encoder_tokens[-1] == "[SEP]"
+    assert bert.encoder_special == [True] + [False] * (len(bert.encoder_tokens) - 2) + [True]
     t5 = loaded("t5").trace(TEXT, target=TARGET)
-    assert t5.source_special[-1] and t5.source_tokens[-1] == "</s>" and not any(t5.source_special[:-1])
-    assert t5.target_special[0] and t5.target_tokens[0] == "<pad>" and not any(t5.target_special[1:])
+    assert t5.encoder_special[-1] and t5.encoder_tokens[-1] == "</s>" and not any(t5.encoder_special[:-1])
+    assert t5.decoder_special[0] and t5.decoder_tokens[0] == "<pad>" and not any(t5.decoder_special[1:])
     gpt2 = loaded("gpt2").trace(TEXT)
-    assert not any(gpt2.target_special) and len(gpt2.target_special) == len(gpt2.target_tokens)
+    assert not any(gpt2.decoder_special) and len(gpt2.decoder_special) == len(gpt2.decoder_tokens)
     path = tmp_path / "t5.npz"
     t5.save(path)
     back = model.Trace.load(path)
-    assert (back.source_special, back.target_special) == (t5.source_special, t5.target_special)
+    assert (back.encoder_special, back.decoder_special) == (t5.encoder_special, t5.decoder_special)
 
 
 def test_labels_show_spaces_and_unknown_text(loaded):
     gpt2 = loaded("gpt2").trace("the cat sat")
-    assert "␣cat" in gpt2.target_tokens and not any("Ġ" in t for t in gpt2.target_tokens)
-    assert "".join(gpt2.target_tokens).replace("␣", " ") == "the cat sat"
+    assert "␣cat" in gpt2.decoder_tokens and not any("Ġ" in t for t in gpt2.decoder_tokens)
+    assert "".join(gpt2.decoder_tokens).replace("␣", " ") == "the cat sat"
     llama = loaded("llama").trace("the cat sat")
-    assert llama.target_tokens[0] == "<s>"
-    assert "".join(llama.target_tokens[1:]).replace("␣", " ").strip() == "the cat sat"
-    assert not any("▁" in t for t in llama.target_tokens)
+    assert llama.decoder_tokens[0] == "<s>"
+    assert "".join(llama.decoder_tokens[1:]).replace("␣", " ").strip() == "the cat sat"
+    assert not any("▁" in t for t in llama.decoder_tokens)
     bert = loaded("bert").trace("the 猫 sat")
-    i = bert.source_tokens.index("猫")
-    assert bert.source_unknown[i] and sum(bert.source_unknown) == 1
+    i = bert.encoder_tokens.index("猫")
+    assert bert.encoder_unknown[i] and sum(bert.encoder_unknown) == 1
 
 
 # ---- refusals ----------------------------------------------------------------------------------
@@ -443,7 +443,7 @@ def test_minilm_traces_with_its_real_weights():
     m = model.load("minilm")
     assert (m.architecture, m.n_layers, m.n_heads, m.config.d_model) == ("encoder-only", 6, 12, 384)
     trace = m.trace("The cat sat on the mat.")
-    assert trace.source_tokens == ["[CLS]", "the", "cat", "sat", "on", "the", "mat", ".", "[SEP]"]
+    assert trace.encoder_tokens == ["[CLS]", "the", "cat", "sat", "on", "the", "mat", ".", "[SEP]"]
     assert trace.layers("encoder") == list(range(6))
     assert trace.predictions == [] and trace.output_text == ""   # a sentence encoder has no masked-LM head
     reference = transformers.AutoModel.from_pretrained(m.folder, attn_implementation="eager").eval()

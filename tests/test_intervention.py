@@ -34,13 +34,13 @@ def test_switching_off_every_cross_head_breaks_the_task():
 
 def test_masked_key_tokens_are_hidden_everywhere():
     m = model.load("toy-seq2seq")
-    trace = m.trace("copy: abc", target="abc", intervention=Intervention(masked_source=frozenset({6})))
+    trace = m.trace("copy: abc", target="abc", intervention=Intervention(hidden_encoder_keys=frozenset({6})))
     for record in trace.records:
         assert_record_invariants(record)
         if record.kind in ("encoder", "cross"):
             assert not record.allowed[:, 6].any()
             assert np.all(record.weights[:, :, 6] == 0)
-    gpt = model.load("toy-gpt").trace("abcd", intervention=Intervention(masked_target=frozenset({2})))
+    gpt = model.load("toy-gpt").trace("abcd", intervention=Intervention(hidden_decoder_keys=frozenset({2})))
     assert not gpt.get("decoder", 1).allowed[:, 2].any()
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import model
-from model import builtin
+from model import catalog
 from invariants import assert_record_invariants
 
 INPUTS = {
@@ -45,12 +45,12 @@ def test_invariants_on_many_inputs(loaded):
 
 def test_tokens_keep_their_text(loaded):
     trace = loaded.trace(INPUTS[loaded.name][1])
-    labels = trace.source_tokens or trace.target_tokens
+    labels = trace.encoder_tokens or trace.decoder_tokens
     assert "你" in labels or "中" in labels
     if loaded.architecture == "encoder-decoder":
-        assert trace.get("cross", 0).key_tokens == trace.source_tokens
-        assert trace.get("cross", 0).query_tokens == trace.target_tokens
-        assert trace.source_tokens[-1] == "<eos>" and trace.target_tokens[0] == "<bos>"
+        assert trace.get("cross", 0).key_tokens == trace.encoder_tokens
+        assert trace.get("cross", 0).query_tokens == trace.decoder_tokens
+        assert trace.encoder_tokens[-1] == "<eos>" and trace.decoder_tokens[0] == "<bos>"
 
 
 def test_padding_in_a_batch_of_two(loaded):
@@ -97,7 +97,7 @@ def test_long_text_is_truncated_and_says_so(loaded):
     text = "ab" * 300
     trace = loaded.trace(text)
     assert trace.truncated > 0
-    kept = len(trace.source_tokens or trace.target_tokens)
+    kept = len(trace.encoder_tokens or trace.decoder_tokens)
     assert kept <= loaded.max_len
     room = loaded.max_len - (0 if loaded.architecture == "encoder-only" else 1)   # <bos> or <eos>
     assert trace.truncated == len(text) - room
@@ -108,7 +108,7 @@ def test_trace_round_trips_through_npz(loaded, tmp_path):
     path = tmp_path / "trace.npz"
     trace.save(path)
     back = model.Trace.load(path)
-    assert back.source_tokens == trace.source_tokens and back.target_tokens == trace.target_tokens
+    assert back.encoder_tokens == trace.encoder_tokens and back.decoder_tokens == trace.decoder_tokens
     assert back.output_text == trace.output_text and back.predictions == [
         [(tok, p) for tok, p in row] for row in trace.predictions]
     assert len(back.records) == len(trace.records)
@@ -121,7 +121,7 @@ def test_trace_round_trips_through_npz(loaded, tmp_path):
 
 def test_predictions_are_top5_distributions(loaded):
     trace = loaded.trace(INPUTS[loaded.name][0])
-    assert len(trace.predictions) == len(trace.target_tokens or [t for t in trace.source_tokens])
+    assert len(trace.predictions) == len(trace.decoder_tokens or [t for t in trace.encoder_tokens])
     for row in trace.predictions:
         probs = [p for _, p in row]
         assert len(row) == 5 and probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
@@ -149,7 +149,7 @@ def test_generation_steps_equal_teacher_forcing(name, text):
             np.testing.assert_allclose(record.scores[:, row], whole.scores[:, row, :nk], atol=1e-4)
             np.testing.assert_allclose(record.context[:, row], whole.context[:, row], atol=1e-5)
         # The step's top-5 is the teacher-forced pass's prediction at that position.
-        position = len(full.target_tokens) - len(steps) + step.index - 1 if m.architecture == "decoder-only" else step.index
+        position = len(full.decoder_tokens) - len(steps) + step.index - 1 if m.architecture == "decoder-only" else step.index
         assert step.top[0][0] == full.predictions[position][0][0]
         assert step.top[0][1] == pytest.approx(full.predictions[position][0][1], abs=1e-5)
 
@@ -168,8 +168,8 @@ def test_unknown_model_name():
 
 @pytest.fixture
 def assets_copy(tmp_path, monkeypatch):
-    shutil.copytree(builtin.ASSETS / "toy-gpt", tmp_path / "toy-gpt")
-    monkeypatch.setattr(builtin, "ASSETS", tmp_path)
+    shutil.copytree(catalog.ASSETS / "toy-gpt", tmp_path / "toy-gpt")
+    monkeypatch.setattr(catalog, "ASSETS", tmp_path)
     return tmp_path / "toy-gpt"
 
 
@@ -202,17 +202,17 @@ def test_snapshots_load_and_differ():
 def test_trace_marks_generated_tokens_and_unknown_characters():
     gpt = model.load("toy-gpt")
     trace = gpt.trace("你a", max_new_tokens=3)
-    assert trace.generated_from == 3 and len(trace.target_tokens) == 6
-    assert trace.target_unknown[:3] == [False, True, False]
-    assert trace.output_text == "".join(trace.target_tokens[3:])
+    assert trace.generated_from == 3 and len(trace.decoder_tokens) == 6
+    assert trace.decoder_unknown[:3] == [False, True, False]
+    assert trace.output_text == "".join(trace.decoder_tokens[3:])
     assert gpt.trace("abc").generated_from is None
     seq = model.load("toy-seq2seq")
     assert seq.trace("copy: ab").generated_from == 1
     assert seq.trace("copy: ab", target="ab").generated_from is None
     bert = model.load("toy-bert").trace("x🙂[MASK]")
-    assert bert.source_unknown == [False, True, False] and bert.source_tokens[1] == "🙂"
+    assert bert.encoder_unknown == [False, True, False] and bert.encoder_tokens[1] == "🙂"
 
 
 def test_encoder_decoder_generation_respects_max_new_tokens():
     trace = model.load("toy-seq2seq").trace("copy: abcdefgh", max_new_tokens=3)
-    assert len(trace.target_tokens) == 4 and trace.generated_from == 1
+    assert len(trace.decoder_tokens) == 4 and trace.generated_from == 1

@@ -138,7 +138,7 @@ def test_step_attention_of_a_decoder_only_step_has_no_cross_panel_and_keeps_mask
 
 def fake_trace(architecture, tokens, predicted, generated_from=None, target=None):
     predictions = [[(p, 0.9), ("?", 0.1)] for p in predicted]
-    return Trace(model_name="fake", architecture=architecture, records=[], target_tokens=tokens + ["<pad>"],
+    return Trace(model_name="fake", architecture=architecture, records=[], decoder_tokens=tokens + ["<pad>"],
                  predictions=predictions, generated_from=generated_from, target=target)
 
 
@@ -252,7 +252,7 @@ def test_seq2seq_steps_show_the_model_token_top5_and_attention_rows():
     assert grid_lines and figs["cross_grid"]["layout"]["xaxis"]["ticktext"][-1] == "mean"
     mean = figs["cross_mean"]
     np.testing.assert_allclose(array(mean["data"][0]["z"]), trace.get("cross", 2).weights.mean(0), atol=1e-5)
-    assert mean["layout"]["yaxis"]["ticktext"] == token_labels(trace.target_tokens)
+    assert mean["layout"]["yaxis"]["ticktext"] == token_labels(trace.decoder_tokens)
     assert {s["y0"] for s in mean["layout"]["shapes"]} == {trace.generated_from - 0.5}
 
 
@@ -281,7 +281,7 @@ def test_teacher_forcing_shows_predictions_beside_the_given_target():
     assert_clean(at)
     figs = figures(at)
     assert set(figs) == {"cross_grid", "cross_mean", "step_prediction", "step_attention"}
-    assert figs["cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(network.trace(text).target_tokens)
+    assert figs["cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(network.trace(text).decoder_tokens)
     assert figs["cross_mean"]["layout"]["shapes"]
 
 

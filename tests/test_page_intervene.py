@@ -129,8 +129,8 @@ def test_every_model_shows_what_changed(name):
     table = at.dataframe[0].value
     encoder_only = network.architecture == "encoder-only"
     rows = vi.prediction_rows(before.predictions, after.predictions,
-                              before.source_tokens if encoder_only else before.target_tokens,
-                              after.source_tokens if encoder_only else after.target_tokens)
+                              before.encoder_tokens if encoder_only else before.decoder_tokens,
+                              after.encoder_tokens if encoder_only else after.decoder_tokens)
     assert list(table["changed"]) == [r["changed"] for r in rows]
 
 
@@ -161,7 +161,7 @@ def test_masking_a_key_token_empties_its_column_in_the_after_trace():
     network = model.load("toy-seq2seq")
     text = "reverse: abcdef"
     at = start(page="intervene", model="toy-seq2seq", text=text, kind="encoder", layer=1)
-    source = network.trace(text).source_tokens
+    source = network.trace(text).encoder_tokens
     at.multiselect(key="intervene.masked").set_value([6]).run()
     assert_clean(at)
     assert at.multiselect(key="intervene.masked").options[6] == f"{source[6]} (6)"
@@ -194,7 +194,7 @@ def test_decoder_only_masks_prompt_positions():
     assert len(masked.options) == before.generated_from        # the prompt, not the continuation
     masked.set_value([3]).run()
     assert_clean(at)
-    after = network.trace(text, max_new_tokens=app.NEW_TOKENS, intervention=Intervention(masked_target=frozenset({3})))
+    after = network.trace(text, max_new_tokens=app.NEW_TOKENS, intervention=Intervention(hidden_decoder_keys=frozenset({3})))
     detail = figures_of(at)[1]
     np.testing.assert_allclose(array(detail["data"][0]["z"]),
                                vi.weight_change(before.get("decoder", 1), after.get("decoder", 1))[0], atol=1e-5)

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import model
-from model.builtin import config_path
+from model.catalog import config_path
 from model.readme import metrics_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"

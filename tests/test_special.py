@@ -15,20 +15,20 @@ def seq2seq():
 
 def test_builtin_traces_flag_bos_eos_and_padding(seq2seq):
     trace = seq2seq.trace("copy: abc", pad_to=14)
-    assert trace.source_special == [False] * 9 + [True] + [True] * 4          # <eos>, then 4 <pad>
-    assert trace.source_tokens[9] == "<eos>"
-    assert trace.target_special[0] and trace.target_tokens[0] == "<bos>"
+    assert trace.encoder_special == [False] * 9 + [True] + [True] * 4          # <eos>, then 4 <pad>
+    assert trace.encoder_tokens[9] == "<eos>"
+    assert trace.decoder_special[0] and trace.decoder_tokens[0] == "<bos>"
     gpt = model.load("toy-gpt", device="cpu").trace("abc")
-    assert gpt.target_special == [True, False, False, False]
+    assert gpt.decoder_special == [True, False, False, False]
     bert = model.load("toy-bert", device="cpu").trace("a[MASK]c")
-    assert not any(bert.source_special[1:-1]), "[MASK] is what the model fills, not a special token"
+    assert not any(bert.encoder_special[1:-1]), "[MASK] is what the model fills, not a special token"
 
 
 def test_without_special_drops_rows_and_columns_and_renormalises(seq2seq):
     trace = seq2seq.trace("reverse: hello", pad_to=20)
     hidden = without_special(trace)
-    assert hidden.source_tokens == list("reverse: hello")
-    assert "<bos>" not in hidden.target_tokens and "<eos>" not in hidden.target_tokens
+    assert hidden.encoder_tokens == list("reverse: hello")
+    assert "<bos>" not in hidden.decoder_tokens and "<eos>" not in hidden.decoder_tokens
     assert not has_special(hidden)
     for before, after in zip(trace.records, hidden.records):
         assert_record_invariants(after)
@@ -36,14 +36,14 @@ def test_without_special_drops_rows_and_columns_and_renormalises(seq2seq):
         np.testing.assert_allclose(after.weights.sum(-1)[:, rows_alive], 1, atol=1e-5)
     # the kept weights are the original ones, renormalised over the kept keys
     enc = trace.get("encoder", 1)
-    keep = np.flatnonzero(~np.array(trace.source_special))
+    keep = np.flatnonzero(~np.array(trace.encoder_special))
     original = enc.weights[:, keep][:, :, keep]
     np.testing.assert_allclose(hidden.get("encoder", 1).weights,
                                original / original.sum(-1, keepdims=True), rtol=1e-5)
-    assert hidden.get("cross", 0).weights.shape[1:] == (len(hidden.target_tokens), len(hidden.source_tokens))
+    assert hidden.get("cross", 0).weights.shape[1:] == (len(hidden.decoder_tokens), len(hidden.encoder_tokens))
 
 
 def test_a_trace_without_special_tokens_is_returned_as_it_is(seq2seq):
     trace = seq2seq.trace("copy: ab")
-    trace.source_special, trace.target_special = [], []
+    trace.encoder_special, trace.decoder_special = [], []
     assert without_special(trace) is trace

@@ -6,7 +6,7 @@ import torch
 
 import model
 from model import evaluate
-from model.builtin import config_path
+from model.catalog import config_path
 from model.tasks import TASKS, is_held_out, random_task_input
 from model.train import RECIPES
 

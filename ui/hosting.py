@@ -19,7 +19,7 @@ import threading
 from contextlib import nullcontext
 from typing import Sequence
 
-from model.builtin import BUILTIN_NAMES
+from model.catalog import BUILTIN_NAMES
 
 from .i18n import register
 

@@ -180,7 +180,7 @@ def teacher_forcing_rows(trace) -> tuple[list[str], list[str], list[list[tuple[s
     Decoder-only: the typed text is the given sequence; its last position predicts a token that
     was not given, so it is left out."""
     n = len(trace.predictions)                    # decoder-input positions without padding
-    tokens = list(trace.target_tokens[:n])
+    tokens = list(trace.decoder_tokens[:n])
     if trace.architecture == "encoder-decoder":
         return tokens, tokens[1:] + [EOS], list(trace.predictions[:n])
     prompt = trace.generated_from or n

@@ -31,7 +31,7 @@ def token_labels(tokens: list[str], unknown=None) -> list[str]:
 
 def unknown_flags(trace, kind: str) -> tuple[list[bool], list[bool]]:
     """(query flags, key flags) of one attention kind: which tokens the model read as <unk>."""
-    source, target = list(trace.source_unknown), list(trace.target_unknown)
+    source, target = list(trace.encoder_unknown), list(trace.decoder_unknown)
     return {"encoder": (source, source), "decoder": (target, target), "cross": (target, source)}[kind]
 
 

@@ -60,9 +60,9 @@ def maskable_tokens(trace) -> tuple[str, list[str]]:
     """("source" or "target", the tokens a user may hide as keys): the encoder input, or for a
     decoder-only model the prompt (generated positions are regenerated, so they have no fixed token)."""
     if trace.architecture == "decoder-only":
-        end = trace.generated_from or len(trace.target_tokens)
-        return "target", trace.target_tokens[:end]
-    return "source", trace.source_tokens
+        end = trace.generated_from or len(trace.decoder_tokens)
+        return "target", trace.decoder_tokens[:end]
+    return "source", trace.encoder_tokens
 
 
 def intervention_controls(ctx: PageContext) -> model.Intervention:
@@ -83,13 +83,13 @@ def intervention_controls(ctx: PageContext) -> model.Intervention:
                             format_func=lambda i: f"{visible(tokens[i])} ({i})")
     masked = frozenset(int(i) for i in masked)
     return model.Intervention(heads_off=frozenset(heads_off),
-                              masked_source=masked if side == "source" else frozenset(),
-                              masked_target=masked if side == "target" else frozenset())
+                              hidden_encoder_keys=masked if side == "source" else frozenset(),
+                              hidden_decoder_keys=masked if side == "target" else frozenset())
 
 
 def input_tokens(trace) -> list[str]:
     """The tokens the predictions are made at: the decoder input, or the source for encoder-only."""
-    return trace.source_tokens if trace.architecture == "encoder-only" else trace.target_tokens
+    return trace.encoder_tokens if trace.architecture == "encoder-only" else trace.decoder_tokens
 
 
 def output_section(ctx: PageContext, before, after) -> None:
