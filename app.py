@@ -1,29 +1,29 @@
 """Attention Explorer: type text, run a small Transformer, see every stage of every head.
 
-Thin by design (DESIGN.md): *_controls() return the user's choices, main() wires them to the
-cached model and trace and hands a PageContext to the chosen page in ui/pages/. No maths here.
+A frame around the pages (DESIGN.md): page config, the sidebar's choices, Streamlit's navigation
+over the pages of ui/registry.py, and for the page shown its text, trace and PageContext. The
+model's cached work is in ui/runs.py; the pages are in ui/pages/. No maths here.
 """
 from __future__ import annotations
 
 import logging
 import os
+from dataclasses import fields
 from typing import Optional
 
 import streamlit as st
-import torch
 
 import model
-from model.special import has_special, without_special
+from model.special import has_special
 from ui import hosting
 from ui.context import VIEW_KEY, PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
 from ui.i18n import translator
-from ui.pages import NEEDS_TRACE, renderer
-from ui.state import LANGS, PAGES, SNAPSHOTS, fit_to_model, from_query
-
-# One intra-op thread by default: these models are bound by per-op overhead, and on a 2-core
-# machine the browser paints while the model runs; two torch threads then spin against it
-# (greedy generation of toy-seq2seq beside one busy process: 52 ms with 1 thread, 110 ms with 2).
-torch.set_num_threads(int(os.environ.get("ATTENTION_EXPLORER_TORCH_THREADS", "1")))
+from ui.pages import navigation_pages
+from ui.registry import DEFAULT as DEFAULT_PAGE
+from ui.registry import PageEntry
+from ui.registry import page as page_entry
+from ui.runs import NEW_TOKENS, Runs, load_model  # noqa: F401  (NEW_TOKENS: tests read app.NEW_TOKENS)
+from ui.state import LANGS, SNAPSHOTS, ViewState, fit_to_model, from_query
 
 DEFAULT_TEXTS = {
     "toy-seq2seq": "reverse: hello world",
@@ -32,11 +32,6 @@ DEFAULT_TEXTS = {
     "minilm": "The animal didn't cross the street because it was too tired.",
 }
 FALLBACK_TEXT = "hello world"
-# Decoder-only models continue the text; a short continuation keeps the matrices readable.
-NEW_TOKENS = 24
-# Pages that only look at attention may hide special tokens; Generation and Intervene keep every
-# position, since their steps and masked keys are counted over the model's own tokens.
-HIDES_SPECIAL = ("explore", "anatomy", "aggregates")
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 # Headings need the .stApp prefix, and their inner spans (classed st-...) must inherit:
 # the [class*="st-"] rule would otherwise outrank a bare h1.
@@ -46,56 +41,6 @@ html, body, [class*="st-"], .stMarkdown, label, p { font-size: 1.25rem !importan
 .stApp h1 *, .stApp h2 *, .stApp h3 * { font-size: inherit !important; }
 .stApp { background: #ffffff; color: #000000; }
 </style>"""
-
-
-# ---- cached work ------------------------------------------------------------------------------
-# Traces live in st.cache_resource, not st.cache_data: cache_data pickles a copy on every read,
-# and a trace holds every q, k, v and weight matrix. Traces are never mutated after creation.
-
-@st.cache_resource(show_spinner="Loading the model…", max_entries=12)
-def load_model(name: str, snapshot: str, version: int, device: str = "auto"):
-    # `version` (model.weights_version) only makes a retrained checkpoint a new cache entry.
-    # `device` "cpu": the copy that runs an input the GPU had no memory for (with_cpu_fallback).
-    return model.load(name, snapshot=snapshot, device=device)
-
-
-# Entry counts (ui/hosting.py) bound what the caches hold whatever visitors type; model_slot()
-# bounds how many runs hold their intermediate tensors at once (hosted).
-@st.cache_resource(show_spinner="Running the model…", max_entries=hosting.TRACE_CACHE_ENTRIES)
-def cached_trace(name: str, snapshot: str, version: int, text: str, target: Optional[str], pad_to: int,
-                 heads_off: tuple, hidden_encoder_keys: tuple, hidden_decoder_keys: tuple, hide_special: bool,
-                 _model) -> model.Trace:
-    """Keyed on small hashable inputs; the model object itself rides along unhashed. With
-    hide_special, the full trace (a cache hit) without its special tokens: filtered once, not
-    on every rerun (at 512 tokens that copies every record)."""
-    if hide_special:
-        return without_special(cached_trace(name, snapshot, version, text, target, pad_to, heads_off,
-                                            hidden_encoder_keys, hidden_decoder_keys, False, _model))
-    new_tokens = NEW_TOKENS if _model.architecture == "decoder-only" else 0
-    intervention = model.Intervention(frozenset(heads_off), frozenset(hidden_encoder_keys), frozenset(hidden_decoder_keys))
-    with hosting.model_slot():
-        return _model.trace(text, target, max_new_tokens=new_tokens, pad_to=pad_to, intervention=intervention)
-
-
-@st.cache_resource(show_spinner="Generating…", max_entries=hosting.STEPS_CACHE_ENTRIES)
-def cached_steps(name: str, snapshot: str, version: int, text: str, max_new_tokens: int,
-                 heads_off: tuple, _model) -> list:
-    with hosting.model_slot():
-        return _model.generate_steps(text, max_new_tokens=max_new_tokens,
-                                     intervention=model.Intervention(frozenset(heads_off)))
-
-
-def with_cpu_fallback(compute, name: str, snapshot: str, version: int, t):
-    """compute(network) on the cached model; if CUDA runs out of memory, once more on a CPU copy
-    (cached apart), with a note. The GPU copy stays: the next, smaller input may well fit."""
-    try:
-        return compute(load_model(name, snapshot, version))
-    except torch.cuda.OutOfMemoryError:
-        logging.getLogger("attention_explorer").warning("CUDA out of memory (%s); running on the CPU", name)
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        st.warning(t("msg.cuda_oom"))
-        return compute(load_model(name, snapshot, version, "cpu"))
 
 
 # ---- controls ---------------------------------------------------------------------------------
@@ -173,10 +118,10 @@ def model_path_controls(t) -> None:
             st.error(t("msg.load_error", error=st.session_state["model_path_error"]))
 
 
-def sidebar_controls(models: list[str], t) -> tuple[str, str, str]:
-    """(page, model name, snapshot), plus language and lecture mode into the view."""
+def sidebar_controls(models: list[str], t) -> tuple[str, str]:
+    """(model name, snapshot), plus language and lecture mode into the view. The page list above
+    them is Streamlit's navigation (main)."""
     with st.sidebar:
-        page = bound(st.radio, "page", t("nav.page"), options=list(PAGES), format_func=lambda p: t(f"page.{p}"))
         name = bound(st.selectbox, "model", t("control.model"), options=models, on_change=_model_changed)
         model_path_controls(t)
         # Only the built-in models were trained here, so only they have training snapshots.
@@ -188,14 +133,14 @@ def sidebar_controls(models: list[str], t) -> tuple[str, str, str]:
         bound(st.radio, "lang", t("control.lang"), options=list(LANGS), horizontal=True,
               format_func=lambda code: {"en": "English", "zh": "中文"}[code])
         bound(st.toggle, "lecture", t("control.lecture"))
-    return page, name, snapshot
+    return name, snapshot
 
 
-def text_controls(architecture: str, t) -> tuple[str, Optional[str]]:
+def text_controls(arch: model.Architecture, t) -> tuple[str, Optional[str]]:
     """(text, target); target is None unless an encoder-decoder is given one (teacher forcing)."""
     if view().text is None:
         set_view(text=DEFAULT_TEXTS.get(view().model, FALLBACK_TEXT))
-    if architecture == "encoder-decoder":
+    if arch.reads_target:
         text_box, target_box = st.columns([3, 2])
     else:
         text_box, target_box = st.container(), None
@@ -232,7 +177,7 @@ def special_controls(t) -> bool:
 # ---- views ------------------------------------------------------------------------------------
 
 def output_view(trace: model.Trace, network, t) -> None:
-    key = f"output.{trace.architecture}" + (".given" if trace.target is not None else "")
+    key = f"output.{trace.arch.name}" + (".given" if trace.target is not None else "")
     if not trace.predictions and not trace.output_text:
         st.caption(t("output.no_head"))      # e.g. a sentence encoder: attention only
     elif trace.output_text:
@@ -254,16 +199,90 @@ def output_view(trace: model.Trace, network, t) -> None:
                  n_layers=c.n_layers, n_heads=c.n_heads, d_model=c.d_model))
 
 
+# ---- pages ------------------------------------------------------------------------------------
+
+SHOWN_PAGE = "shown_page"   # session: the page the previous run showed
+# View fields whose widgets the frame draws (sidebar, text box): the same widgets on every page.
+# Streamlit tells apart the widgets of different pages even under one key, so a page's own
+# widgets (layer, head...) are new widgets after a switch: they are re-seeded from the view
+# (ui/context.bound), or they would open on their defaults and the view would lose its values.
+FRAME_FIELDS = ("page", "model", "snapshot", "lang", "lecture", "text", "target", "hide_special")
+
+
+def route(pages: dict, current, linked: bool) -> PageEntry:
+    """The registry entry of the page to show, with the view's `page` kept equal to it.
+
+    st.navigation returns the page the URL's path names: after a click in the page list, Back,
+    Forward or a link. Two other things name a page, and switch to it: an old link at the root,
+    /?page=anatomy (`linked`: the session's first run), and a page that set the view's page
+    itself (a jump such as Aggregates' "open in Explore"), seen as a run the navigation did not
+    move.
+    """
+    shown = next(page_id for page_id, page in pages.items() if page is current)
+    previous = st.session_state.get(SHOWN_PAGE)
+    st.session_state[SHOWN_PAGE] = shown
+    if previous is not None and previous != shown:
+        for field in (f.name for f in fields(ViewState) if f.name not in FRAME_FIELDS):
+            forget_widget(field)
+    wanted = view().page
+    if wanted != shown:
+        asked = (linked and shown == DEFAULT_PAGE) if previous is None else previous == shown
+        if asked:
+            # the query as it is: switch_page would otherwise empty it (and the URL with it)
+            st.switch_page(pages[wanted], query_params=st.query_params.to_dict())
+        set_view(page=shown)
+    return page_entry(shown)
+
+
+def page_context(entry: PageEntry, runs: Runs, t) -> Optional[PageContext]:
+    """What the page draws from: for a page that needs the trace, the text box, the model's
+    output and the trace itself. None (after a message) when there is no text to run."""
+    network = runs.model()
+    trace = full_trace = None
+    if entry.needs_trace:
+        text, target = text_controls(network.arch, t)
+        if not text.strip():
+            st.info(t("msg.empty"))
+            return None
+        trace = full_trace = runs.trace(text, target)
+        output_view(trace, network, t)
+        if entry.hides_special and has_special(trace) and special_controls(t):
+            runs.hide_special = True        # this trace, and every run_trace the page makes
+            trace = runs.trace(text, target)
+        fitted, fit_notes = fit_to_model(view(), trace.kinds(), network.n_layers, network.n_heads)
+        if fitted != view():
+            st.session_state[VIEW_KEY] = fitted
+            for field in ("kind", "layer", "head", "heads_off"):
+                forget_widget(field)
+        for note in fit_notes:
+            st.caption(note)
+    return PageContext(view=view(), model=network, trace=trace, full_trace=full_trace, t=t,
+                       run_trace=runs.trace if entry.needs_trace else None, run_steps=runs.steps,
+                       plotly_config=PLOTLY_CONFIG)
+
+
 def main() -> None:
     st.set_page_config(page_title="Attention Explorer", layout="wide")
     models = session_models()
     if not models:
         st.error(translator("en")("msg.no_models"))
         return
+    linked = VIEW_KEY not in st.session_state and "page" in st.query_params
     notes = start_session(models)
     t = translator(view().lang)
-    page, name, snapshot = sidebar_controls(models, t)
-    t = translator(view().lang)
+    name, snapshot = sidebar_controls(models, t)
+    t = translator(view().lang)      # the language may have just changed: the page titles follow
+    ctx = None                       # set below, before the chosen page runs and reads it
+    # The view's query goes into the address bar before st.navigation, so that a page switch is
+    # one entry in the browser's history and Back and Forward step between pages: the page list
+    # empties the query when it switches, and the browser pushes an entry for the new path and
+    # another for every change of the query. Written first, the query is unchanged when the
+    # path changes. (An old link's switch still leaves one entry at the root: `page` goes.)
+    sync_url()
+
+    pages = navigation_pages(t, lambda entry: entry.render(ctx))
+    current = st.navigation(list(pages.values()), position="sidebar")
+    entry = route(pages, current, linked)
     if view().lecture:
         st.html(LECTURE_CSS)   # a constant: no user text reaches HTML
     st.title(t("app.title"))
@@ -272,52 +291,9 @@ def main() -> None:
         st.warning(t("msg.url_note", note=len(notes)))
         st.code("\n".join(notes), language=None)   # the link's raw values, shown as plain text
     with shown_errors(t, "running the model"):
-        version = model.weights_version(name)
-        network = load_model(name, snapshot, version)
-        trace = None
-        if page in NEEDS_TRACE:
-            text, target = text_controls(network.architecture, t)
-            if not text.strip():
-                st.info(t("msg.empty"))
-                sync_url()
-                return
-
-            hide_special = False    # read by run_trace at each call: set below once decided
-
-            def run_trace(text, target=None, pad_to=0, intervention=None):
-                i = intervention or model.Intervention()
-                # Clipped again here: whatever a page passes, a cache key stays small.
-                text, target = hosting.clip(text)[0], (hosting.clip(target)[0] or None) if target else None
-                return with_cpu_fallback(
-                    lambda net: cached_trace(name, snapshot, version, text, target, int(pad_to),
-                                             tuple(sorted(i.heads_off)), tuple(sorted(i.hidden_encoder_keys)),
-                                             tuple(sorted(i.hidden_decoder_keys)), hide_special, net),
-                    name, snapshot, version, t)
-
-            trace = run_trace(text, target)
-            output_view(trace, network, t)
-            if page in HIDES_SPECIAL and has_special(trace) and special_controls(t):
-                hide_special = True
-                trace = run_trace(text, target)
-            fitted, fit_notes = fit_to_model(view(), trace.kinds(), network.n_layers, network.n_heads)
-            if fitted != view():
-                st.session_state[VIEW_KEY] = fitted
-                for field in ("kind", "layer", "head", "heads_off"):
-                    forget_widget(field)
-            for note in fit_notes:
-                st.caption(note)
-        else:
-            run_trace = None
-
-        def run_steps(text, max_new_tokens, intervention=None):
-            heads_off = tuple(sorted((intervention or model.Intervention()).heads_off))
-            text, n = hosting.clip(text)[0], hosting.bounded_new_tokens(max_new_tokens)
-            return with_cpu_fallback(lambda net: cached_steps(name, snapshot, version, text, n, heads_off, net),
-                                     name, snapshot, version, t)
-
-        ctx = PageContext(view=view(), model=network, trace=trace, t=t, run_trace=run_trace,
-                          run_steps=run_steps, plotly_config=PLOTLY_CONFIG)
-        renderer(page)(ctx)
+        ctx = page_context(entry, Runs(name, snapshot, t), t)
+        if ctx is not None:
+            current.run()
     sync_url()
 
 

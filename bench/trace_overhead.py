@@ -33,16 +33,18 @@ def measure(name: str, repeats: int = 50) -> dict:
     m = model.load(name)
     text, target = TEXTS[name]
     trace = m.trace(text, target=target)
-    sources = None
-    if m.architecture != "decoder-only":
-        sources = [m._source(text)[0].ids]
-    targets = None
-    if m.architecture != "encoder-only":
-        targets = [[m.tokenizer.bos_id] + m.tokenizer.ids(target if target is not None else text)]
+    backend = m.backend
+    encoder = [backend.source(text)[0].ids] if m.arch.has_encoder else None
+    decoder = None
+    if m.arch.has_decoder:
+        decoder = [(backend.decoder_input(target) if m.arch.has_encoder else backend.prompt(text))[0].ids]
 
     def forward():
-        with torch.no_grad():
-            m._run(sources, targets, record=False)
+        # The network alone, no recorder: padded ids in, logits on the CPU out.
+        with torch.inference_mode():
+            enc_ids, enc_real = m._pad(encoder) if encoder else (None, None)
+            dec_ids, dec_real = m._pad(decoder) if decoder else (None, None)
+            backend.forward(enc_ids, dec_ids, enc_real, dec_real).float().cpu()
 
     plain = _median_seconds(forward, repeats)
     traced = _median_seconds(lambda: m.trace(text, target=target), repeats)
@@ -59,12 +61,12 @@ def measure_hf(name: str = "minilm", tokens=(64, 128, 512), repeats: int = 20) -
     from other processes hits both alike."""
     import transformers
     m = model.load(name)
-    eager = transformers.AutoModel.from_pretrained(m.folder, attn_implementation="eager").eval()
+    eager = transformers.AutoModel.from_pretrained(m.backend.folder, attn_implementation="eager").eval()
     words = "the cat sat on the mat and the dog ran in the park".split()
     rows = []
     for n in tokens:
         text = " ".join((words * 100)[: n - 2])
-        inputs = m.inputs_for(text)
+        inputs = m.backend.inputs_for(text)
         if inputs["input_ids"].shape[1] != n:
             raise RuntimeError(f"expected {n} tokens, got {inputs['input_ids'].shape[1]}")
 

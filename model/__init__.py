@@ -8,7 +8,9 @@
 
 Importing this package does not import torch: the records' types and the model catalogue are
 numpy-only, and everything that needs torch (the runner, the backends, the attention maths) is
-imported on first use through __getattr__ below. See docs/ARCHITECTURE.md.
+imported on first use through __getattr__ below. See docs/ARCHITECTURE.md. (The worked example
+is imported from its module, `from model.worked_example import worked_example`: a lazy name
+equal to a submodule's would be replaced by the submodule once it is imported.)
 """
 from __future__ import annotations
 
@@ -43,8 +45,6 @@ _LAZY = {
     "Transformer": ".transformer", "TransformerConfig": ".transformer",
     "attention": ".attention", "attention_stages": ".attention", "causal_mask": ".attention",
     "padding_mask": ".attention",
-    "worked_example": ".worked_example",
-    "BuiltinModel": ".backends.builtin", "HFModel": ".backends.hf",   # temporary, during the runner refactor
 }
 
 
@@ -57,5 +57,4 @@ def __getattr__(name: str):
 __all__ = ["ARCHITECTURES", "Architecture", "AttentionRecord", "BUILTIN_NAMES", "DEFAULT_MODEL", "GenerationStep",
            "Intervention", "KINDS", "ModelLoadError", "NO_INTERVENTION", "PACKAGED_MODELS", "Runner", "SNAPSHOTS",
            "STAGES", "Trace", "Transformer", "TransformerConfig", "architecture", "attention", "attention_stages",
-           "available", "causal_mask", "checkpoint_path", "load", "padding_mask", "weights_version",
-           "worked_example"]
+           "available", "causal_mask", "checkpoint_path", "load", "padding_mask", "weights_version"]

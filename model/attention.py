@@ -14,11 +14,13 @@ import torch
 
 
 class AttentionStages(NamedTuple):
-    """Every named intermediate of one attention call; the names are the equation's steps."""
+    """Every named intermediate of one attention call; the names are the equation's steps and
+    model/trace.py's STAGES, the one vocabulary of the whole app."""
 
     scores: torch.Tensor   # [..., q_pos, k_pos]  q·k, before scaling
-    scaled: torch.Tensor   # [..., q_pos, k_pos]  scores·scale (+ bias)
-    masked: torch.Tensor   # [..., q_pos, k_pos]  scaled, -inf where not allowed
+    scaled: torch.Tensor   # [..., q_pos, k_pos]  scores·scale
+    biased: torch.Tensor   # [..., q_pos, k_pos]  scaled + position bias (scaled itself when none)
+    masked: torch.Tensor   # [..., q_pos, k_pos]  biased, -inf where not allowed: the softmax input
     weights: torch.Tensor  # [..., q_pos, k_pos]  softmax over keys; a fully masked row is 0
     context: torch.Tensor  # [..., q_pos, d_head] weights @ v
 
@@ -28,16 +30,15 @@ def causal_mask(n: int, device: torch.device | str | None = None) -> torch.Tenso
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
 
-def padding_mask(key_ids: torch.Tensor, pad_id: int, query_ids: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """[batch, q_pos, k_pos] allowed mask: neither a padding key nor a padding query takes part.
+def padding_mask(key_ids: torch.Tensor, pad_id: int, n_queries: Optional[int] = None) -> torch.Tensor:
+    """[batch, q_pos, k_pos] allowed mask: no query sees a padding key.
 
-    Masking padding queries too (not only keys) makes a padded row all zeros, so the matrix
-    shown to the user is exactly the batch's padding pattern.
+    Padding queries are masked by the recorder (model/recording.py), for both backends alike, so
+    that the rule lives in one place; a model's own padding rows never reach a real token.
     """
-    query_ids = key_ids if query_ids is None else query_ids
-    key_ok = key_ids != pad_id      # [batch, k_pos]
-    query_ok = query_ids != pad_id  # [batch, q_pos]
-    return query_ok[:, :, None] & key_ok[:, None, :]
+    n_queries = key_ids.shape[1] if n_queries is None else n_queries
+    key_ok = key_ids != pad_id                                   # [batch, k_pos]
+    return key_ok[:, None, :].expand(-1, n_queries, -1)          # [batch, q_pos, k_pos]
 
 
 def attention_stages(
@@ -57,18 +58,17 @@ def attention_stages(
         scale = 1.0 / math.sqrt(q.shape[-1])
     scores = q @ k.transpose(-2, -1)                         # [..., q_pos, k_pos]
     scaled = scores * scale                                  # [..., q_pos, k_pos]
-    if bias is not None:
-        scaled = scaled + bias                               # [..., q_pos, k_pos]
+    biased = scaled if bias is None else scaled + bias       # [..., q_pos, k_pos]
     if allowed is None:
-        masked = scaled
+        masked = biased
     else:
-        masked = scaled.masked_fill(~allowed, float("-inf"))  # [..., q_pos, k_pos]
+        masked = biased.masked_fill(~allowed, float("-inf"))  # [..., q_pos, k_pos]
     weights = torch.softmax(masked, dim=-1)                  # [..., q_pos, k_pos]
     if allowed is not None:
         # softmax of an all -inf row is NaN; such a query sees nothing, so it gets weight 0.
         weights = weights.masked_fill(~allowed, 0.0)
     context = weights @ v                                    # [..., q_pos, d_head]
-    return AttentionStages(scores, scaled, masked, weights, context)
+    return AttentionStages(scores, scaled, biased, masked, weights, context)
 
 
 def attention(q, k, v, allowed=None, scale=None, bias=None):

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from .tasks import ASSETS
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 BUILTIN_NAMES = ("toy-seq2seq", "toy-gpt", "toy-bert")
 DEFAULT_MODEL = "toy-seq2seq"
@@ -35,7 +35,7 @@ def read_model_card(name: str) -> dict:
     """assets/NAME/config.json: the TransformerConfig, the training recipe and measured metrics."""
     path = config_path(name)
     if not path.exists():
-        raise ModelLoadError(f"config file missing: {path}. Rebuild it with: python -m model.train {name}")
+        raise ModelLoadError(f"config file missing: {path}. Rebuild it with: python -m model.training {name}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:

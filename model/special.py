@@ -65,7 +65,7 @@ def without_special(trace: Trace) -> Trace:
 
     predictions = trace.predictions
     if predictions:
-        kept = source if trace.architecture == "encoder-only" else target
+        kept = target if trace.arch.has_decoder else source
         predictions = pick(predictions, kept)
     generated_from = trace.generated_from
     if generated_from is not None:

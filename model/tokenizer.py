@@ -5,21 +5,12 @@ keeps its own text as its label, so "你好" shows as 你 and 好, marked unknow
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .tokens import Tokens
 
 PAD, BOS, EOS, UNK, MASK = "<pad>", "<bos>", "<eos>", "<unk>", "[MASK]"
 SPECIALS = (PAD, BOS, EOS, UNK, MASK)
 # Printable ASCII and newline: what the toy tasks and the training corpus are written in.
 CHARACTERS = "\n" + "".join(chr(c) for c in range(32, 127))
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Token ids for the model and the matching labels for display."""
-
-    ids: list[int]
-    tokens: list[str]     # display labels: the original characters, or the special's name
-    unknown: list[bool]   # True where the character is not in the vocabulary
 
 
 class CharTokenizer:
@@ -33,7 +24,8 @@ class CharTokenizer:
     def __len__(self) -> int:
         return len(self.vocab)
 
-    def encode(self, text: str) -> Encoded:
+    def encode(self, text: str) -> Tokens:
+        """One token per character (the text "[MASK]" is one token); nothing is added."""
         ids, tokens, unknown = [], [], []
         i = 0
         while i < len(text):
@@ -49,7 +41,7 @@ class CharTokenizer:
             tokens.append(char)
             unknown.append(token_id == self.unk_id)
             i += 1
-        return Encoded(ids, tokens, unknown)
+        return Tokens(ids, tokens, unknown, [False] * len(ids))
 
     def ids(self, text: str) -> list[int]:
         return self.encode(text).ids

@@ -2,26 +2,28 @@
 
 Three architectures share these modules: encoder-only (BERT-like), decoder-only (GPT-like) and
 encoder-decoder (the original: encoder self-attention, decoder masked self-attention,
-encoder-decoder attention). The forward pass returns its attention records explicitly: pass a
-list as `records` and each attention call appends one RawRecord to it.
+encoder-decoder attention). Every attention call goes through model/recording.py's attend(), which
+keeps its stages when a recording is running (the runner's trace) and is plain attention
+otherwise (training): the modules take no recording or intervention arguments.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, asdict
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import torch
 from torch import nn
 
-from .attention import AttentionStages, attention_stages, causal_mask, padding_mask
+from . import recording
+from .attention import causal_mask, padding_mask
+from .trace import architecture as architecture_named
 
-ARCHITECTURES = ("encoder-only", "decoder-only", "encoder-decoder")
 
 
 @dataclass(frozen=True)
 class TransformerConfig:
-    architecture: str          # one of ARCHITECTURES: which stacks exist and which masks apply
+    architecture: str          # a name in model/trace.py's ARCHITECTURES: which stacks exist
     vocab_size: int            # rows of the shared token embedding and of the output layer
     d_model: int = 128         # width of the residual stream
     n_heads: int = 4           # h: heads per attention layer, concatenated before W^O
@@ -32,8 +34,7 @@ class TransformerConfig:
     pad_id: int = 0            # token id masked out of attention wherever it appears
 
     def __post_init__(self):
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, not {self.architecture!r}")
+        architecture_named(self.architecture)   # ValueError unless it is one of ARCHITECTURES
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
 
@@ -44,19 +45,6 @@ class TransformerConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-class RawRecord(NamedTuple):
-    """One attention call as the model saw it, still batched and in torch."""
-
-    kind: str                  # "encoder", "decoder" or "cross"
-    layer: int
-    q: torch.Tensor            # [batch, head, q_pos, d_head]
-    k: torch.Tensor            # [batch, head, k_pos, d_head]
-    v: torch.Tensor            # [batch, head, k_pos, d_head]
-    stages: AttentionStages    # scores, scaled, masked, weights [batch, head, q_pos, k_pos]; context
-    scale: float
-    allowed: torch.Tensor      # [batch, q_pos, k_pos]
 
 
 def sinusoidal_positions(max_len: int, d_model: int) -> torch.Tensor:
@@ -87,21 +75,13 @@ class MultiHeadAttention(nn.Module):
         batch, pos, _ = x.shape
         return x.view(batch, pos, self.n_heads, self.d_head).transpose(1, 2)  # [batch, head, pos, d_head]
 
-    def forward(self, x, source, allowed, records: Optional[list] = None, heads_off=None):
-        """x: queries' stream [batch, q_pos, d_model]; source: keys' and values' stream.
-        heads_off: a set of (kind, layer, head) whose output is zeroed before W^O (intervention)."""
+    def forward(self, x, source, allowed):
+        """x: queries' stream [batch, q_pos, d_model]; source: keys' and values' stream;
+        allowed: [batch, q_pos, k_pos] bool."""
         q = self._split(self.W_Q(x))                                # [batch, head, q_pos, d_head]
         k = self._split(self.W_K(source))                           # [batch, head, k_pos, d_head]
         v = self._split(self.W_V(source))                           # [batch, head, k_pos, d_head]
-        stages = attention_stages(q, k, v, allowed[:, None], self.scale)
-        if records is not None:
-            records.append(RawRecord(self.kind, self.layer, q, k, v, stages, self.scale, allowed))
-        context = stages.context                                    # [batch, head, q_pos, d_head]
-        off = [h for (kind, layer, h) in heads_off or () if (kind, layer) == (self.kind, self.layer)]
-        if off:
-            gate = torch.ones(self.n_heads, device=context.device)
-            gate[off] = 0.0
-            context = context * gate[:, None, None]
+        context = recording.attend(self.kind, self.layer, q, k, v, allowed, self.scale)  # [batch, head, q_pos, d_head]
         batch, _, q_pos, _ = context.shape
         concat = context.transpose(1, 2).reshape(batch, q_pos, -1)  # [batch, q_pos, d_model]
         return self.W_O(concat)                                     # [batch, q_pos, d_model]
@@ -134,9 +114,9 @@ class EncoderLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, allowed, records=None, heads_off=None):
+    def forward(self, x, allowed):
         h = self.norm_attention(x)                                             # [batch, pos, d_model]
-        x = x + self.dropout(self.self_attention(h, h, allowed, records, heads_off))
+        x = x + self.dropout(self.self_attention(h, h, allowed))
         return x + self.dropout(self.feed_forward(self.norm_ffn(x)))
 
 
@@ -153,13 +133,13 @@ class DecoderLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x, allowed, memory=None, cross_allowed=None, records=None, heads_off=None):
+    def forward(self, x, allowed, memory=None, cross_allowed=None):
         h = self.norm_attention(x)                                             # [batch, q_pos, d_model]
-        x = x + self.dropout(self.self_attention(h, h, allowed, records, heads_off))
+        x = x + self.dropout(self.self_attention(h, h, allowed))
         if self.cross_attention is not None:
             h = self.norm_cross(x)
             # Decoder queries, encoder keys and values.
-            x = x + self.dropout(self.cross_attention(h, memory, cross_allowed, records, heads_off))
+            x = x + self.dropout(self.cross_attention(h, memory, cross_allowed))
         return x + self.dropout(self.feed_forward(self.norm_ffn(x)))
 
 
@@ -177,8 +157,8 @@ class Transformer(nn.Module):
         self.register_buffer("positions", sinusoidal_positions(config.max_len, config.d_model),
                              persistent=False)
         self.dropout = nn.Dropout(config.dropout)
-        has_encoder = config.architecture != "decoder-only"
-        has_decoder = config.architecture != "encoder-only"
+        has_encoder = architecture_named(config.architecture).has_encoder
+        has_decoder = architecture_named(config.architecture).has_decoder
         self.encoder = nn.ModuleList(EncoderLayer(config, i) for i in range(config.n_layers)) if has_encoder else None
         self.encoder_norm = nn.LayerNorm(config.d_model) if has_encoder else None
         self.decoder = nn.ModuleList(
@@ -197,48 +177,29 @@ class Transformer(nn.Module):
         x = self.embedding(ids) * math.sqrt(self.config.d_model) + self.positions[:n]  # [batch, pos, d_model]
         return self.dropout(x)
 
-    def encode(self, src_ids: torch.Tensor, records: Optional[list] = None,
-               src_keep: Optional[torch.Tensor] = None, heads_off=None) -> torch.Tensor:
-        """Encoder stack over src_ids [batch, src_pos] -> memory [batch, src_pos, d_model].
-
-        src_keep [batch, src_pos] bool, if given, hides the False positions as keys (an
-        intervention: what changes when the model cannot read these tokens?).
-        """
+    def encode(self, src_ids: torch.Tensor) -> torch.Tensor:
+        """Encoder stack over src_ids [batch, src_pos] -> memory [batch, src_pos, d_model]."""
         allowed = padding_mask(src_ids, self.config.pad_id)                    # [batch, src_pos, src_pos]
-        if src_keep is not None:
-            allowed = allowed & src_keep[:, None, :]
         x = self.embed(src_ids)
         for layer in self.encoder:
-            x = layer(x, allowed, records, heads_off)
+            x = layer(x, allowed)
         return self.encoder_norm(x)
 
-    def decode(self, tgt_ids: torch.Tensor, memory=None, src_ids=None, records=None,
-               src_keep: Optional[torch.Tensor] = None, tgt_keep: Optional[torch.Tensor] = None,
-               heads_off=None) -> torch.Tensor:
+    def decode(self, tgt_ids: torch.Tensor, memory=None, src_ids=None) -> torch.Tensor:
         """Decoder stack over tgt_ids [batch, tgt_pos] -> hidden [batch, tgt_pos, d_model]."""
         n = tgt_ids.shape[1]
         allowed = padding_mask(tgt_ids, self.config.pad_id) & causal_mask(n, tgt_ids.device)  # [batch, tgt_pos, tgt_pos]
-        if tgt_keep is not None:
-            allowed = allowed & tgt_keep[:, None, :n]
         cross_allowed = None
         if memory is not None:
-            cross_allowed = padding_mask(src_ids, self.config.pad_id, query_ids=tgt_ids)  # [batch, tgt_pos, src_pos]
-            if src_keep is not None:
-                cross_allowed = cross_allowed & src_keep[:, None, :]
+            cross_allowed = padding_mask(src_ids, self.config.pad_id, n_queries=n)  # [batch, tgt_pos, src_pos]
         x = self.embed(tgt_ids)
         for layer in self.decoder:
-            x = layer(x, allowed, memory, cross_allowed, records, heads_off)
+            x = layer(x, allowed, memory, cross_allowed)
         return self.decoder_norm(x)
 
-    def forward(self, src_ids=None, tgt_ids=None, records: Optional[list] = None,
-                src_keep=None, tgt_keep=None, heads_off=None) -> torch.Tensor:
-        """Logits [batch, pos, vocab] over the decoder input, or the encoder input if encoder-only.
-
-        Interventions, all optional: src_keep / tgt_keep [batch, pos] bool hide the False
-        positions as keys; heads_off {(kind, layer, head)} zeroes those heads' outputs.
-        """
-        arch = self.config.architecture
-        if arch == "encoder-only":
-            return self.output(self.encode(src_ids, records, src_keep, heads_off))
-        memory = self.encode(src_ids, records, src_keep, heads_off) if arch == "encoder-decoder" else None
-        return self.output(self.decode(tgt_ids, memory, src_ids, records, src_keep, tgt_keep, heads_off))
+    def forward(self, src_ids=None, tgt_ids=None) -> torch.Tensor:
+        """Logits [batch, pos, vocab] over the decoder input, or the encoder input if encoder-only."""
+        if self.decoder is None:
+            return self.output(self.encode(src_ids))
+        memory = self.encode(src_ids) if self.encoder is not None else None
+        return self.output(self.decode(tgt_ids, memory, src_ids))

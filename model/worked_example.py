@@ -18,7 +18,9 @@ N_TOKENS, D_MODEL = 4, 4
 # The order in which a seed draws its matrices. W_O comes last, so adding it left the seed's
 # X, W^Q, W^K and W^V as they were.
 MATRICES = ("X", "W_Q", "W_K", "W_V", "W_O")
-STAGES = ("scores", "scaled", "masked", "alpha", "z")
+# The stages of model.trace.STAGES that the example has (it adds no position bias, so no
+# "biased"); its display names stay the text's: α for the weights, z for the context.
+STAGES = ("scores", "scaled", "masked", "weights", "context")
 
 
 def seed_matrices(seed: int = 0) -> dict[str, np.ndarray]:
@@ -45,8 +47,8 @@ def _stages(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool) -> dict[s
         "scores": stages.scores.numpy(),      # Q Kᵀ
         "scaled": stages.scaled.numpy(),      # Q Kᵀ / √d_k
         "masked": stages.masked.numpy(),      # -inf above the diagonal when causal
-        "alpha": stages.weights.numpy(),      # softmax per row
-        "z": stages.context.numpy(),          # α V; z[0] is the text's z_1
+        "weights": stages.weights.numpy(),    # α: softmax per row
+        "context": stages.context.numpy(),    # Z = α V; context[0] is the text's z_1
     }
 
 
@@ -56,8 +58,8 @@ def worked_example(seed: int = 0, X: Optional[np.ndarray] = None, W_Q: Optional[
     """Q = X W^Q, K = X W^K, V = X W^V; α = softmax(Q Kᵀ / √d_k); Z = α V; with n_heads > 1,
     head_h = softmax(Q_h K_hᵀ / √d_k) V_h and output = Concat(head_1..head_h) W^O.
 
-    Missing matrices are the seed's (seed_matrices). Single head: the stages are top-level keys
-    ("scores", "scaled", "masked", "alpha", "z"), and "heads" holds the same dict once. Several
+    Missing matrices are the seed's (seed_matrices). Single head: the STAGES are top-level keys
+    ("weights" is the text's α, "context" its Z), and "heads" holds the same dict once. Several
     heads: "heads" holds one such dict per head (with its "Q", "K", "V" slices), plus "concat",
     "W_O" and "output"; "d_k" is then the per-head width d_model / n_heads.
     """
@@ -88,6 +90,6 @@ def worked_example(seed: int = 0, X: Optional[np.ndarray] = None, W_Q: Optional[
     stages = _stages(q, k, v, causal)                                     # one call, every head
     heads = [{"Q": q[h], "K": k[h], "V": v[h], **{name: stages[name][h] for name in STAGES}}
              for h in range(n_heads)]
-    concat = np.concatenate([head["z"] for head in heads], axis=1)        # [token, n_heads·d_v]
+    concat = np.concatenate([head["context"] for head in heads], axis=1)        # [token, n_heads·d_v]
     return {**result, "d_k": q.shape[-1], "heads": heads, "concat": concat, "W_O": W_O,
             "output": (concat @ W_O).astype(np.float32)}                  # [token, d_model]

@@ -7,16 +7,40 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from ui.context import VIEW_KEY
+from ui.registry import DEFAULT as DEFAULT_PAGE
+
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 180   # the first run imports torch and loads a checkpoint
 
 
 def start(**params) -> AppTest:
-    """The app opened with these URL query parameters, as a shared link would open it."""
+    """The app opened with these URL query parameters, as a shared link would open it; with
+    `page`, as a link made before pages had paths (/?page=anatomy): the app switches to it."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in params.items():
         at.query_params[key] = str(value)
     return at.run()
+
+
+def navigate(at, page: str) -> AppTest:
+    """As a click on `page` in the page list: the next run opens it, the session goes on.
+
+    AppTest.switch_page only finds pages that are files; these pages are functions (st.Page of a
+    callable), so the run is asked for the page's hash directly, as switch_page does for a file.
+    """
+    registered = {info.get("url_pathname") or DEFAULT_PAGE: page_hash
+                  for page_hash, info in at._registered_pages.items()}
+    at._page_hash = registered[page]
+    try:
+        return at.run()
+    finally:
+        at._page_hash = ""     # later runs stay where the app is (a page may switch by itself)
+
+
+def shown_page(at) -> str:
+    """The page the last run showed (the URL's path names it; its query no longer does)."""
+    return at.session_state[VIEW_KEY].page
 
 
 def assert_clean(at) -> None:

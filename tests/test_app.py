@@ -86,11 +86,27 @@ def test_query_parameters_restore_a_view():
 def test_widget_changes_land_in_the_url():
     at = start(model="toy-gpt", text="abcabc")
     at.radio(key="w.head").set_value(3).run()
-    at.radio(key="w.stage").set_value("logits").run()
+    at.radio(key="w.stage").set_value("masked").run()
     params = {k: at.query_params[k] for k in at.query_params}
     flat = {k: (v[0] if isinstance(v, list) else v) for k, v in params.items()}
-    assert flat["head"] == "3" and flat["stage"] == "logits" and flat["model"] == "toy-gpt"
+    assert flat["head"] == "3" and flat["stage"] == "masked" and flat["model"] == "toy-gpt"
     assert flat["text"] == "abcabc"
+
+
+@pytest.mark.parametrize("old,new", [("logits", "masked"), ("bias", "biased")])
+def test_links_with_old_stage_names_open_the_same_view(old, new):
+    at = start(model="toy-gpt", text="abcabc", stage=old)
+    assert_clean(at)
+    assert at.radio(key="w.stage").value == new
+    assert not any("stage" in c.value for c in at.code), "an old name is no bad value"
+    stage = at.query_params["stage"]
+    assert (stage[0] if isinstance(stage, list) else stage) == new      # the address bar says the new name
+    if new == "masked":
+        record = model.load("toy-gpt").trace("abcabc", max_new_tokens=app.NEW_TOKENS).get("decoder", 0)
+        z = z_values(detail(at))
+        np.testing.assert_allclose(z[record.allowed], (record.scores[0] * record.scale)[record.allowed],
+                                   rtol=1e-4, atol=1e-4)
+        assert np.isnan(z[~record.allowed]).all()
 
 
 @pytest.mark.parametrize("params", [
@@ -147,13 +163,13 @@ def test_unknown_characters_are_listed():
 
 def test_changing_head_layer_stage_or_kind_does_not_rerun_the_model(monkeypatch):
     calls = []
-    original = model.BuiltinModel.trace
+    original = model.Runner.trace
 
     def counting(self, *args, **kwargs):
         calls.append(args)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(model.BuiltinModel, "trace", counting)
+    monkeypatch.setattr(model.Runner, "trace", counting)
     at = start(model="toy-seq2seq", text="reverse: a text only this test uses")
     assert len(calls) == 1
     at.radio(key="w.head").set_value(2).run()

@@ -57,6 +57,7 @@ def test_stages_are_the_equation():
     s = attention_stages(q, k, v, allowed)
     torch.testing.assert_close(s.scores, q @ k.transpose(-2, -1))
     torch.testing.assert_close(s.scaled, s.scores / math.sqrt(16))
+    assert s.biased is s.scaled   # no bias: the biased stage is the scaled one
     assert torch.isinf(s.masked[..., 0, 1:]).all() and torch.equal(s.masked[..., 0, 0], s.scaled[..., 0, 0])
     torch.testing.assert_close(s.context, s.weights @ v)
 
@@ -64,6 +65,20 @@ def test_stages_are_the_equation():
 def test_masks():
     assert causal_mask(3).tolist() == [[True, False, False], [True, True, False], [True, True, True]]
     ids = torch.tensor([[3, 4, 0]])
-    assert padding_mask(ids, 0)[0].tolist() == [[True, True, False], [True, True, False], [False, False, False]]
-    cross = padding_mask(torch.tensor([[3, 0]]), 0, query_ids=torch.tensor([[1, 2, 0]]))
-    assert cross.shape == (1, 3, 2) and cross[0].tolist() == [[True, False], [True, False], [False, False]]
+    # Keys only: padding queries are masked by the recorder, for every backend (tests/test_models.py).
+    assert padding_mask(ids, 0)[0].tolist() == [[True, True, False], [True, True, False], [True, True, False]]
+    cross = padding_mask(torch.tensor([[3, 0]]), 0, n_queries=3)
+    assert cross.shape == (1, 3, 2) and cross[0].tolist() == [[True, False], [True, False], [True, False]]
+
+
+def test_the_stages_are_named_as_in_the_equation():
+    """scores -> scaled (·scale) -> biased (+ bias) -> masked (-inf) -> weights -> context."""
+    q, k, v = random_qkv(d=8)
+    bias = torch.randn(1, 3, 5, 7)
+    allowed = torch.ones(5, 7, dtype=torch.bool).tril()
+    s = attention_stages(q, k, v, allowed, scale=0.5, bias=bias)
+    assert s._fields == ("scores", "scaled", "biased", "masked", "weights", "context")
+    torch.testing.assert_close(s.scaled, s.scores * 0.5)
+    torch.testing.assert_close(s.biased, s.scaled + bias)
+    torch.testing.assert_close(s.masked[..., allowed], s.biased[..., allowed])
+    assert torch.isinf(s.masked[..., ~allowed]).all()

@@ -1,4 +1,6 @@
-"""The running app in Debian's Chromium: charts paint, no console errors, typed markup stays text."""
+"""The running app in Debian's Chromium: charts paint, no console errors, typed markup stays text;
+pages are routes: the page list, Back and Forward, and old ?page= links."""
+import re
 from pathlib import Path
 
 import pytest
@@ -128,6 +130,20 @@ def test_script_in_the_url_does_not_run(server, browser, errors):
     assert errors == []
 
 
+# Opened at a page's own path (/anatomy), Streamlit's frontend first looks for its server there
+# (/anatomy/_stcore/health, .../host-config: 404), then at the root: streamlit/streamlit#7074.
+PAGE_PATH_PROBE = re.compile(r"/[a-z-]+/_stcore/(health|host-config)$")
+
+
+def watch(page, errors: list) -> None:
+    """Console errors and uncaught exceptions of `page` into `errors`, less those probes."""
+    def console(message):
+        if message.type == "error" and not PAGE_PATH_PROBE.search(message.location.get("url", "")):
+            errors.append(message.text)
+    page.on("console", console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+
 PAGE_CHARTS = {  # page -> (query beyond the page, the least number of charts it paints)
     "explore": ("model=toy-gpt", 2), "anatomy": ("model=toy-seq2seq", 3),
     "generation": ("model=toy-seq2seq", 2), "worked-example": ("model=toy-seq2seq", 1),
@@ -141,10 +157,9 @@ PAGE_CHARTS = {  # page -> (query beyond the page, the least number of charts it
 def test_every_page_paints(server, browser, errors, name):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
-    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    watch(page, errors)
     query, charts = PAGE_CHARTS[name]
-    page.goto(f"{server}/?page={name}&{query}")
+    page.goto(f"{server}{path_of(name)}?{query}")
     wait_for_charts(page, charts)
     assert page.locator("[data-testid=stException]").count() == 0
     screenshot(page, f"page-{name}")
@@ -186,4 +201,135 @@ def test_downloads_give_png_html_and_the_trace(page, errors, tmp_path):
     trace = model.Trace.load(npz.value.path())
     assert trace.text == "reverse: hello world" and trace.output_text == "dlrow olleh"
     assert trace.get("cross", 2).weights.shape == (4, len(trace.decoder_tokens), len(trace.encoder_tokens))
+    assert errors == []
+
+
+# ---- pages as routes: the page list, Back and Forward, old links ------------------------------
+
+def page_markers(lang: str = "en") -> dict:
+    """page id -> (its title in the page list, a text only that page shows)."""
+    from ui import registry
+    for entry in registry.PAGES:
+        entry.render                    # the page's module registers its strings on import
+    from ui.i18n import TEXTS
+    t = TEXTS[lang]
+    only = {"explore": "overview.title", "anatomy": "anatomy.pipeline.title", "generation": "generation.mode",
+            "worked-example": "worked.seed", "aggregates": "agg.pick", "intervene": "int.heads"}
+    return {entry.id: (t[entry.title_key], t[only[entry.id]][:16]) for entry in registry.PAGES}
+
+
+def path_of(name: str) -> str:
+    """The URL path of a page: the default page is the root."""
+    from ui.registry import DEFAULT
+    return "/" if name == DEFAULT else f"/{name}"
+
+
+def nav(page):
+    """The page list (Streamlit's navigation, in the sidebar)."""
+    return page.locator("[data-testid=stSidebarNav]")
+
+
+def assert_shown(page, server: str, name: str, lang: str = "en", timeout_s: float = 120) -> None:
+    """`name` is the page shown: the address bar's path, the page list's current entry and the
+    page's own content agree; nothing is still running."""
+    title, only = page_markers(lang)[name]
+    page.wait_for_function(f"window.location.pathname === {path_of(name)!r}", timeout=timeout_s * 1000)
+    page.locator("[data-testid=stMain]").get_by_text(only).first.wait_for(timeout=timeout_s * 1000)
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout_s * 1000)
+    assert nav(page).locator("[aria-current=page]").inner_text().strip() == title
+    for other, (_, text) in page_markers(lang).items():
+        if other != name and text != only:
+            assert page.locator("[data-testid=stMain]").get_by_text(text).count() == 0, (name, other)
+
+
+def checked(page, label: str) -> str:
+    """The chosen option of the main area's radio group with this label."""
+    return radio(page, label).locator("label:has(input:checked)").inner_text().strip()
+
+
+def assert_view_kept(page, model: str, text: str, **params) -> None:
+    """The model and text (and any other values) are in the sidebar, the text box and the URL."""
+    from urllib.parse import parse_qs, urlparse
+    query = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+    assert "page" not in query, page.url               # the path names the page
+    assert query["model"] == model and query["text"] == text, page.url
+    for name, value in params.items():
+        assert query.get(name) == value, (name, page.url)
+    assert page.locator("[data-testid=stSidebar] [data-testid=stSelectbox] input").first.input_value() == model
+    box = page.get_by_label("Text", exact=True)
+    if box.count():                                    # the worked example has no text box
+        assert box.input_value() == text
+
+
+def test_back_and_forward_step_between_pages(server, browser, errors):
+    """Four pages opened from the page list; Back three times shows each of them again, in
+    reverse, with the model and text kept; Forward once moves on again."""
+    from urllib.parse import quote
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    watch(page, errors)
+    text = "the cat sat on the mat"
+    page.goto(f"{server}/?model=toy-gpt&text={quote(text)}&layer=1&head=2")
+    wait_for_charts(page, 2)
+    assert_shown(page, server, "explore")
+    visited = ["explore", "anatomy", "generation", "aggregates"]
+    for name in visited[1:]:
+        nav(page).get_by_text(page_markers()[name][0], exact=True).click()
+        assert_shown(page, server, name)
+        assert_view_kept(page, "toy-gpt", text, layer="1", head="2")
+    for name in reversed(visited[:-1]):
+        page.go_back()
+        assert_shown(page, server, name)
+        assert_view_kept(page, "toy-gpt", text, layer="1", head="2")
+    # Explore's own pickers came back on the view's layer and head, not on their defaults
+    wait_for_charts(page, 2)
+    assert checked(page, "Layer") == "1" and checked(page, "Head") == "2"
+    page.go_forward()
+    assert_shown(page, server, "anatomy")
+    assert_view_kept(page, "toy-gpt", text, layer="1", head="2")
+    assert checked(page, "Layer") == "1" and checked(page, "Head") == "2"
+    screenshot(page, "navigation-forward")
+    context.close()
+    assert errors == []
+
+
+def test_the_page_list_follows_the_language_and_keeps_the_view(server, browser, errors):
+    """In Chinese the page list reads in Chinese; a click in it opens the page, view kept."""
+    from urllib.parse import quote
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    watch(page, errors)
+    text = "reverse: abc"
+    page.goto(f"{server}/?model=toy-seq2seq&text={quote(text)}&lang=zh&kind=cross")
+    wait_for_charts(page, 2)
+    zh = page_markers("zh")
+    assert nav(page).locator("a").all_inner_texts() == [title for title, _ in zh.values()]
+    nav(page).get_by_text(zh["intervene"][0], exact=True).click()
+    assert_shown(page, server, "intervene", lang="zh")
+    from urllib.parse import parse_qs, urlparse
+    query = {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+    assert (query["model"], query["text"], query["lang"], query["kind"]) == ("toy-seq2seq", text, "zh", "cross")
+    # back to English from the sidebar: the page list follows, the page stays
+    page.locator("[data-testid=stSidebar]").get_by_text("English", exact=True).click()
+    page.wait_for_function("!window.location.search.includes('lang=zh')", timeout=60_000)
+    assert_shown(page, server, "intervene")
+    assert nav(page).locator("a").all_inner_texts() == [title for title, _ in page_markers().values()]
+    context.close()
+    assert errors == []
+
+
+def test_an_old_link_opens_its_page_and_the_url_takes_the_new_form(server, browser, errors):
+    """/?page=anatomy&... (a link in a lecturer's slides) opens Head anatomy with the same view;
+    the address bar then says /anatomy?... without `page`."""
+    from urllib.parse import quote
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    watch(page, errors)
+    text = "the cat sat"
+    page.goto(f"{server}/?page=anatomy&model=toy-gpt&text={quote(text)}&layer=1&head=2&query=3&key=1")
+    wait_for_charts(page, 3)
+    assert_shown(page, server, "anatomy")
+    assert_view_kept(page, "toy-gpt", text, layer="1", head="2", query="3", key="1")
+    assert checked(page, "Layer") == "1" and checked(page, "Head") == "2"     # the page's own pickers
+    context.close()
     assert errors == []

@@ -211,7 +211,7 @@ def test_records_equal_eager_attention(family, folders, loaded):
     target = TARGET if m.architecture == "encoder-decoder" else None
     trace = m.trace(TEXT, target=target)
     assert trace.kinds() == KINDS[m.architecture]
-    inputs = m.inputs_for(TEXT, target)
+    inputs = m.backend.inputs_for(TEXT, target)
     reference = _reference(folders(family), m.architecture)
     with torch.no_grad():
         eager = reference(**inputs, output_attentions=True)
@@ -273,6 +273,31 @@ def test_pad_to_shows_padding_as_hidden_keys(family, loaded):
         np.testing.assert_allclose(record.weights[:, :nq, :nk], single.weights, atol=1e-5)
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_padded_query_rows_are_masked_and_real_rows_equal_eager(family, folders, loaded):
+    """One padding rule for both backends: a padding position is neither a key nor a query (its
+    row is all zeros, as in the built-in models), and the real rows are exactly transformers'
+    eager attention over the same padded batch."""
+    m = loaded(family)
+    target = TARGET if m.architecture == "encoder-decoder" else None
+    trace = m.trace(TEXT, target=target, pad_to=24)
+    padded_side = "decoder" if m.architecture == "decoder-only" else "encoder"
+    tokens = trace.decoder_tokens if padded_side == "decoder" else trace.encoder_tokens
+    n = tokens.index("<pad>")
+    reference = _reference(folders(family), m.architecture)
+    with torch.no_grad():
+        eager = reference(**m.backend.inputs_for(TEXT, target, pad_to=24), output_attentions=True)
+    for kind in trace.kinds():
+        for layer, expected in enumerate(_eager_attentions(eager, kind)):
+            record = trace.get(kind, layer)
+            assert_record_invariants(record)
+            if kind == padded_side:
+                assert not record.allowed[n:].any(), f"{kind} {layer}: a padding query attends"
+                assert not record.weights[:, n:].any() and not record.context[:, n:].any()
+            real_q = n if kind == padded_side else record.weights.shape[1]
+            np.testing.assert_allclose(record.weights[:, :real_q], expected[0, :, :real_q].numpy(), atol=1e-5)
+
+
 def test_batch_of_two_pads_the_shorter(loaded):
     m = loaded("roberta")
     short, long = m.trace_batch(["hello", TEXT])
@@ -308,8 +333,8 @@ def test_generation_steps_equal_teacher_forcing(family, loaded):
     assert steps and all(step.top[0][1] >= step.top[-1][1] for step in steps)
     full = m.trace(TEXT, max_new_tokens=len(steps))
     start = full.generated_from if m.architecture == "decoder-only" else 1
-    ids = [s.token_id for s in steps if s.token_id not in m.eos_ids]
-    assert full.decoder_tokens[start:start + len(ids)] == [m.label(i) for i in ids]
+    ids = [s.token_id for s in steps if s.token_id not in m.backend.eos_ids]
+    assert full.decoder_tokens[start:start + len(ids)] == [m.backend.label(i) for i in ids]
     assert m.generate(TEXT, max_new_tokens=len(steps)) == full.output_text
     for step in steps:
         row = start - 1 + step.index       # the query row that chose this step's token
@@ -414,7 +439,7 @@ def test_a_name_in_the_local_hub_cache_loads_offline(tmp_path, folders, monkeypa
     (repo / "refs" / "main").write_text("0123abc")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     m = model.load("tiny/gpt2")
-    assert m.name == "tiny/gpt2" and m.folder == repo / "snapshots" / "0123abc"
+    assert m.name == "tiny/gpt2" and m.backend.folder == repo / "snapshots" / "0123abc"
     assert m.trace(TEXT).kinds() == ["decoder"]
 
 
@@ -446,9 +471,9 @@ def test_minilm_traces_with_its_real_weights():
     assert trace.encoder_tokens == ["[CLS]", "the", "cat", "sat", "on", "the", "mat", ".", "[SEP]"]
     assert trace.layers("encoder") == list(range(6))
     assert trace.predictions == [] and trace.output_text == ""   # a sentence encoder has no masked-LM head
-    reference = transformers.AutoModel.from_pretrained(m.folder, attn_implementation="eager").eval()
+    reference = transformers.AutoModel.from_pretrained(m.backend.folder, attn_implementation="eager").eval()
     with torch.no_grad():
-        eager = reference(**m.inputs_for("The cat sat on the mat."), output_attentions=True)
+        eager = reference(**m.backend.inputs_for("The cat sat on the mat."), output_attentions=True)
     for layer, expected in enumerate(eager.attentions):
         record = trace.get("encoder", layer)
         assert record.weights.shape == (12, 9, 9)

@@ -84,13 +84,13 @@ def test_hosted_bounds_generation(mode, monkeypatch):
     mode(True)
     monkeypatch.setattr(hosting, "MAX_NEW_TOKENS", 5)   # below toy-seq2seq's max_len, so the cap shows
     asked = []
-    original = model.BuiltinModel.generate_steps
+    original = model.Runner.generate_steps
 
     def recording(self, text, max_new_tokens=20, **kwargs):
         asked.append(max_new_tokens)
         return original(self, text, max_new_tokens=max_new_tokens, **kwargs)
 
-    monkeypatch.setattr(model.BuiltinModel, "generate_steps", recording)
+    monkeypatch.setattr(model.Runner, "generate_steps", recording)
     at = start(page="generation", model="toy-seq2seq", text="copy: bounded generation")
     assert not at.exception and not at.error
     # an encoder-decoder asks for max_len (64) steps; hosted, at most MAX_NEW_TOKENS run

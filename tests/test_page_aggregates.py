@@ -1,4 +1,5 @@
-"""Aggregates page and viz/aggregate_figures.py: mean over heads, rollout, entropy and distance maps."""
+"""Aggregates page and viz/aggregate_figures.py: mean over heads, rollout, entropy and distance maps
+(the measures themselves: analysis/, tests/test_aggregates.py)."""
 import json
 import math
 
@@ -7,9 +8,10 @@ import pytest
 
 import app
 import model
+from analysis import (head_entropy, kept_positions, mean_attention_distance, mean_over_heads, per_head_grid,
+                      restrict, rollout)
 from model.trace import AttentionRecord
 from viz import aggregate_figures as figures
-from viz.aggregates import head_entropy, mean_attention_distance, mean_over_heads, per_head_grid, rollout
 from viz.labels import position_labels, token_labels
 from tests.apptest import array, assert_clean, spec, start
 from tests.apptest import chart_specs as figures_of
@@ -176,16 +178,45 @@ def test_open_in_explore_jumps_to_the_chosen_head():
     assert_clean(at)
     params = {k: at.query_params[k] for k in at.query_params}
     flat = {k: v[0] if isinstance(v, list) else v for k, v in params.items()}
-    assert (flat["page"], flat["kind"], flat["layer"], flat["head"]) == ("explore", "decoder", "2", "1")
+    # The page is the URL's path now (ui/registry.py), no longer a query parameter.
+    assert at.session_state["view"].page == "explore"
+    assert (flat["kind"], flat["layer"], flat["head"]) == ("decoder", "2", "1")
     heat = [f for f in figures_of(at) if f["data"][0]["type"] == "heatmap"][0]
     r = trace.get("decoder", 2)
     np.testing.assert_allclose(array(heat["data"][0]["z"])[r.allowed], r.weights[1][r.allowed], atol=1e-6)
+
+
+@pytest.mark.parametrize("name,kind", [("toy-gpt", "decoder"), ("minilm", "encoder")])
+def test_hidden_special_tokens_show_the_full_rollout_restricted(name, kind):
+    """With special tokens hidden, the rollout drawn is the real run's (over every position),
+    its hidden rows and columns dropped, and the caption says so."""
+    if name not in model.available():
+        pytest.skip(f"{name} is not installed")
+    network, full = own_trace(name)
+    flags = full.encoder_special if kind == "encoder" else full.decoder_special
+    assert any(flags)
+    at = start(page="aggregates", model=name, kind=kind, hide_special=1)
+    assert_clean(at)
+    matrix = rollout(full.records_of(kind))
+    kept = kept_positions(flags, matrix.shape[0])
+    shown = restrict(matrix, kept)
+    rollout_fig, bars = figures_of(at)[1:3]
+    np.testing.assert_allclose(array(rollout_fig["data"][0]["z"]), shown, atol=1e-6)
+    tokens = [full.records_of(kind)[0].query_tokens[i] for i in kept]
+    assert rollout_fig["layout"]["yaxis"]["ticktext"] == token_labels(tokens)
+    np.testing.assert_allclose(array(bars["data"][0]["y"]), shown[-1], atol=1e-6)
+    said = " ".join(c.value for c in at.caption)
+    assert f"({matrix.shape[0]} positions, special tokens included), then restricted to the {len(kept)} tokens" in said
+    # Nothing hidden: the caption names every position.
+    at = start(page="aggregates", model=name, kind=kind)
+    assert f"Computed over all {matrix.shape[0]} positions" in " ".join(c.value for c in at.caption)
 
 
 def test_chinese_interface():
     at = start(page="aggregates", model="toy-bert", lang="zh")
     assert_clean(at)
     assert any("注意力展开" in md.value for md in at.markdown)
+    assert any("在序列的全部" in c.value for c in at.caption)
 
 
 def test_typed_markup_stays_text():

@@ -10,6 +10,7 @@ import pytest
 import app
 import model
 from viz import anatomy
+from viz.stages import MATRIX_VIEWS
 from viz.labels import position_labels, token_labels
 from tests import apptest
 from tests.apptest import array, assert_clean, spec
@@ -48,7 +49,8 @@ def test_pipeline_panels_are_the_stages_of_the_chosen_head():
 def test_pipeline_has_a_bias_panel_only_when_the_model_adds_one():
     record = make_record(bias=True)
     panels = anatomy.pipeline_panels(record, 2)
-    assert [stage for stage, _, _ in panels] == ["scores", "scaled", "bias", "mask", "weights"]
+    assert [stage for stage, _, _ in panels] == ["scores", "scaled", "biased", "mask", "weights"]
+    assert {stage for stage, _, _ in panels} <= set(MATRIX_VIEWS)       # the one stage vocabulary
     np.testing.assert_allclose(panels[2][2], record.scores[2] * record.scale + record.bias[2], rtol=1e-6)
 
 

@@ -1,6 +1,5 @@
 """The Generation page: viz/generation.py on hand-made records and steps, and the page in AppTest."""
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import plotly.graph_objects as go
@@ -8,6 +7,7 @@ import plotly.graph_objects as go
 import model
 from model.trace import AttentionRecord, Trace
 from viz import generation as gen
+from viz.overview import tiles_rgb
 from viz.labels import position_labels, token_label, token_labels
 from tests import apptest
 from tests.apptest import array, assert_clean, spec
@@ -64,8 +64,7 @@ def test_cross_grid_is_one_image_with_a_tile_per_head_and_the_mean():
     assert layout["xaxis"]["ticktext"] == ["head 0", "head 1", "head 2", "mean"]
     # Target tokens beside the rows, escaped so markup shows literally.
     assert layout["yaxis"]["ticktext"] == ["&lt;bos&gt;", "&lt;script&gt;", "b"]
-    _, geo = gen.overview_rgb([SimpleNamespace(kind="cross", layer=0, weights=gen.head_rows_with_mean(record),
-                                               allowed=record.allowed)], "weights")
+    _, geo = tiles_rgb([(0, gen.head_rows_with_mean(record), record.allowed)], "weights")
     lines = [s for s in layout["shapes"] if s["type"] == "line"]
     assert len(lines) == 2 and {s["y0"] for s in lines} == {1 * geo["cell"] - 0.5}
     # Teacher forcing: nothing generated, no marker.

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import model
-from model.worked_example import seed_matrices
+from model.worked_example import seed_matrices, worked_example
 from tests import apptest
 from tests.apptest import assert_clean
 
@@ -22,7 +22,7 @@ def start(**params):
 
 
 def traces(at) -> dict:
-    """Every heatmap trace on the page by name ("Q", "alpha", "head2.z", "output", ...)."""
+    """Every heatmap trace on the page by name ("Q", "weights", "head2.context", "output", ...)."""
     found = {}
     for chart in at.get("plotly_chart"):
         for trace in json.loads(chart.proto.spec)["data"]:
@@ -47,7 +47,7 @@ def edit(at, name: str, row: int, column: str, value) -> AppTest:
     return at.run()
 
 
-def assert_shows(at, ex, names=("Q", "K", "V", "scores", "scaled", "alpha", "z")):
+def assert_shows(at, ex, names=("Q", "K", "V", "scores", "scaled", "weights", "context")):
     drawn = traces(at)
     for name in names:
         np.testing.assert_allclose(values(drawn[name]), ex[name], atol=1e-6, err_msg=name)
@@ -57,11 +57,11 @@ def assert_shows(at, ex, names=("Q", "K", "V", "scores", "scaled", "alpha", "z")
 def test_draws_the_example_for_every_model(name):
     at = start(model=name)
     assert_clean(at)
-    ex = model.worked_example(0)
+    ex = worked_example(0)
     assert_shows(at, ex)
-    assert list(traces(at)) == ["Q", "K", "V", "scores", "scaled", "alpha", "z"]   # no mask panel
+    assert list(traces(at)) == ["Q", "K", "V", "scores", "scaled", "weights", "context"]   # no mask panel
     drawn = traces(at)
-    assert drawn["alpha"]["text"][0] == [f"{a:.3f}" for a in ex["alpha"][0]]       # 3 decimals in the cells
+    assert drawn["weights"]["text"][0] == [f"{a:.3f}" for a in ex["weights"][0]]       # 3 decimals in the cells
     assert drawn["Q"]["y"] == ["q₁", "q₂", "q₃", "q₄"] and drawn["scores"]["x"] == ["k₁", "k₂", "k₃", "k₄"]
     # The editors hold the seed's matrices.
     assert list(editor_keys(at)) == EDITORS
@@ -70,26 +70,26 @@ def test_draws_the_example_for_every_model(name):
     assert list(at.data_editor[0].value.index) == ["x₁", "x₂", "x₃", "x₄"]
     # z_1 spelled out with the example's own numbers.
     latex = "\n".join(element.value for element in at.latex)
-    alpha1 = r",\ ".join(f"{a:.3f}" for a in ex["alpha"][0])
+    alpha1 = r",\ ".join(f"{a:.3f}" for a in ex["weights"][0])
     assert rf"\left(\alpha_{{11}},\ \alpha_{{12}},\ \alpha_{{13}},\ \alpha_{{14}}\right) &= \left({alpha1}\right)" in latex
-    z1 = r",\ ".join(f"{v:.3f}" for v in ex["z"][0])
+    z1 = r",\ ".join(f"{v:.3f}" for v in ex["context"][0])
     assert rf"&= \left({z1}\right) \end{{aligned}}" in latex
     assert r"Q = XW^Q" in latex and r"\sqrt{4}" in latex and "M_{ij}" not in latex
 
 
 def test_seed_and_row_change_the_numbers():
     at = start(model="toy-bert")
-    before = values(traces(at)["z"]).copy()
+    before = values(traces(at)["context"]).copy()
     at.number_input(key="worked.seed").set_value(7).run()
     assert_clean(at)
-    ex = model.worked_example(7)
+    ex = worked_example(7)
     assert_shows(at, ex)
-    assert not np.allclose(values(traces(at)["z"]), before)
+    assert not np.allclose(values(traces(at)["context"]), before)
     np.testing.assert_allclose(at.data_editor[0].value.to_numpy(), seed_matrices(7)["X"], atol=1e-6)
     # Spelling out z_3 instead of z_1.
     at.radio(key="worked.row").set_value(3).run()
     latex = "\n".join(element.value for element in at.latex)
-    alpha3 = r",\ ".join(f"{a:.3f}" for a in ex["alpha"][2])
+    alpha3 = r",\ ".join(f"{a:.3f}" for a in ex["weights"][2])
     assert rf"\alpha_{{34}}\right) &= \left({alpha3}\right)" in latex and r"z_{3}" in latex and r"z_{1}" not in latex
 
 
@@ -97,55 +97,55 @@ def test_causal_switch_masks_the_future():
     at = start(model="toy-gpt")
     at.toggle(key="worked.causal").set_value(True).run()
     assert_clean(at)
-    ex = model.worked_example(0, causal=True)
+    ex = worked_example(0, causal=True)
     assert_shows(at, ex)
     drawn = traces(at)
     above = np.triu_indices(4, 1)
-    alpha = values(drawn["alpha"])
+    alpha = values(drawn["weights"])
     assert np.all(alpha[above] == 0) and alpha[0, 0] == pytest.approx(1.0)
     np.testing.assert_allclose(alpha.sum(axis=1), 1.0, atol=1e-6)
     # The mask panel: -inf above the diagonal, written as such on grey cells.
     masked = values(drawn["masked"])
     assert np.all(np.isnan(masked[above])) and np.all(np.isfinite(masked[np.tril_indices(4)]))
     assert drawn["masked.masked"]["text"][0] == ["", "−∞", "−∞", "−∞"]
-    assert drawn["alpha.masked"]["text"][0][1:] == ["0.000"] * 3
+    assert drawn["weights.masked"]["text"][0][1:] == ["0.000"] * 3
     latex = "\n".join(element.value for element in at.latex)
     assert r"-\infty & j > i" in latex and r"s_{14}\right) &= \left(" + f"{ex['scaled'][0, 0]:.3f}" + r",\ -\infty,\ -\infty,\ -\infty\right)" in latex
     at.toggle(key="worked.causal").set_value(False).run()
-    assert "masked" not in traces(at) and np.all(values(traces(at)["alpha"])[above] > 0)
+    assert "masked" not in traces(at) and np.all(values(traces(at)["weights"])[above] > 0)
 
 
 def test_two_heads_concatenate_and_multiply_by_w_o():
     at = start(model="toy-seq2seq")
     at.toggle(key="worked.heads").set_value(True).run()
     assert_clean(at)
-    ex = model.worked_example(0, n_heads=2)
+    ex = worked_example(0, n_heads=2)
     drawn = traces(at)
     assert list(editor_keys(at)) == EDITORS + ["W_O"]
     np.testing.assert_allclose(at.data_editor[4].value.to_numpy(), seed_matrices(0)["W_O"], atol=1e-6)
     for h in (1, 2):
         head = ex["heads"][h - 1]
-        for name in ("scores", "scaled", "alpha", "z"):
+        for name in ("scores", "scaled", "weights", "context"):
             np.testing.assert_allclose(values(drawn[f"head{h}.{name}"]), head[name], atol=1e-6)
-        assert values(drawn[f"head{h}.z"]).shape == (4, 2)
+        assert values(drawn[f"head{h}.context"]).shape == (4, 2)
     assert values(drawn["concat"]).shape == (4, 4) and values(drawn["output"]).shape == (4, 4)
     np.testing.assert_allclose(values(drawn["concat"]), ex["concat"], atol=1e-6)
     np.testing.assert_allclose(values(drawn["output"]), ex["output"], atol=1e-6)
-    assert "alpha" not in drawn   # the single-head view gives way to the heads
+    assert "weights" not in drawn   # the single-head view gives way to the heads
     latex = "\n".join(element.value for element in at.latex)
     assert r"\mathrm{Concat}(\mathrm{head}_1, \mathrm{head}_2)\, W^O" in latex and r"z^{(2)}_{1}" in latex
     # Both switches: each head masks its own future.
     at.toggle(key="worked.causal").set_value(True).run()
-    ex = model.worked_example(0, n_heads=2, causal=True)
+    ex = worked_example(0, n_heads=2, causal=True)
     np.testing.assert_allclose(values(traces(at)["output"]), ex["output"], atol=1e-6)
-    assert np.all(values(traces(at)["head2.alpha"])[np.triu_indices(4, 1)] == 0)
+    assert np.all(values(traces(at)["head2.weights"])[np.triu_indices(4, 1)] == 0)
     # An edited W^O changes the output only.
     at = edit(at, "W_O", 0, "1", 5.0)
     W_O = seed_matrices(0)["W_O"].copy()
     W_O[0, 0] = 5.0
-    edited = model.worked_example(0, n_heads=2, causal=True, W_O=W_O)
+    edited = worked_example(0, n_heads=2, causal=True, W_O=W_O)
     np.testing.assert_allclose(values(traces(at)["output"]), edited["output"], atol=1e-5)
-    np.testing.assert_allclose(values(traces(at)["head1.alpha"]), ex["heads"][0]["alpha"], atol=1e-6)
+    np.testing.assert_allclose(values(traces(at)["head1.weights"]), ex["heads"][0]["weights"], atol=1e-6)
 
 
 def test_edited_cells_change_the_result_until_reset():
@@ -154,20 +154,20 @@ def test_edited_cells_change_the_result_until_reset():
     assert_clean(at)
     X = seed_matrices(0)["X"].copy()
     X[1, 2] = 2.5
-    assert_shows(at, model.worked_example(0, X=X))
-    assert not np.allclose(values(traces(at)["Q"]), model.worked_example(0)["Q"])
+    assert_shows(at, worked_example(0, X=X))
+    assert not np.allclose(values(traces(at)["Q"]), worked_example(0)["Q"])
     # The edit outlives other changes on the page...
     at.toggle(key="worked.causal").set_value(True).run()
-    assert_shows(at, model.worked_example(0, X=X, causal=True))
+    assert_shows(at, worked_example(0, X=X, causal=True))
     # ...until the reset button (fresh editors, the seed's values).
     at.button(key="worked.reset").click().run()
     assert_clean(at)
-    assert_shows(at, model.worked_example(0, causal=True))
+    assert_shows(at, worked_example(0, causal=True))
     np.testing.assert_allclose(at.data_editor[0].value.to_numpy(), seed_matrices(0)["X"], atol=1e-6)
     # A new seed also drops edits made on the old matrices.
     at = edit(at, "W_V", 0, "1", -3.0)
     at.number_input(key="worked.seed").set_value(4).run()
-    assert_shows(at, model.worked_example(4, causal=True))
+    assert_shows(at, worked_example(4, causal=True))
 
 
 @pytest.mark.parametrize("bad", ["abc", None, 1e9])
@@ -199,10 +199,10 @@ def test_chinese_labels_and_a_visit_elsewhere():
     X = seed_matrices(3)["X"].copy()
     X[0, 1] = 1.5
     # Another page and back: the seed, the switches and the edited cell are as they were.
-    at.radio(key="w.page").set_value("explore").run()
-    at.radio(key="w.page").set_value("worked-example").run()
+    apptest.navigate(at, "explore")
+    apptest.navigate(at, "worked-example")
     assert_clean(at)
     assert at.number_input(key="worked.seed").value == 3 and at.toggle(key="worked.heads").value
     np.testing.assert_allclose(at.data_editor[0].value.to_numpy(), X, atol=1e-6)
     np.testing.assert_allclose(values(traces(at)["output"]),
-                               model.worked_example(3, X=X, n_heads=2, causal=True)["output"], atol=1e-5)
+                               worked_example(3, X=X, n_heads=2, causal=True)["output"], atol=1e-5)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import model
 from model.catalog import config_path
-from model.readme import metrics_table
+from model.training.readme import metrics_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -18,6 +18,6 @@ def test_opens_with_run_and_test_commands():
 
 
 def test_metrics_in_readme_are_the_cards():
-    assert metrics_table() in README.read_text(encoding="utf-8"), "run: python -m model.readme"
+    assert metrics_table() in README.read_text(encoding="utf-8"), "run: python -m model.training.readme"
     for name in model.BUILTIN_NAMES:
         assert json.loads(config_path(name).read_text())["metrics"]

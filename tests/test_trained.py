@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import model
-from model import evaluate
+from model.training import evaluate
 from model.catalog import config_path
-from model.tasks import TASKS, is_held_out, random_task_input
-from model.train import RECIPES
+from model.training.tasks import TASKS, is_held_out, random_task_input
+from model.training.train import RECIPES
 
 pytestmark = pytest.mark.slow
 

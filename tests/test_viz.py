@@ -73,15 +73,25 @@ def test_masked_cells_are_nan_and_hatched():
     assert len(unmasked.layout.images) == 0
 
 
-@pytest.mark.parametrize("stage", viz.STAGES)
-def test_every_stage_and_its_colour_range(stage):
-    record = make_record(kind="decoder", causal=True, query_tokens=list("abcde"), n_heads=5)
+def test_matrix_views_are_named_in_the_one_stage_vocabulary():
+    from model.trace import STAGES
+    assert viz.MATRIX_VIEWS == ("scores", "scaled", "biased", "mask", "masked", "weights")
+    assert set(viz.MATRIX_VIEWS) - {"mask"} <= set(STAGES)                # "mask": the allowed pattern
+    assert [s for s in STAGES if s in viz.MATRIX_VIEWS] == [s for s in viz.MATRIX_VIEWS if s != "mask"]   # same order
+    assert set(viz.STAGE_TITLES) == set(viz.MATRIX_VIEWS)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("stage", ("scores", "scaled", "biased", "mask", "masked", "weights"))
+def test_every_stage_and_its_colour_range(stage, bias):
+    record = make_record(kind="decoder", causal=True, query_tokens=list("abcde"), n_heads=5, bias=bias)
     fig = viz.head_heatmap(record, 4, stage=stage)
     z = np.asarray(fig.data[0].z)
-    expected = {"scores": record.scores[4], "scaled": record.scores[4] * record.scale,
-                "bias": record.scores[4] * record.scale,   # no bias in this record
+    scaled = record.scores[4] * record.scale
+    biased = scaled + (record.bias[4] if bias else 0)
+    expected = {"scores": record.scores[4], "scaled": scaled, "biased": biased,
                 "mask": np.ones_like(record.weights[4]),
-                "logits": record.logits()[4], "weights": record.weights[4]}[stage]
+                "masked": np.where(record.allowed, biased, -np.inf), "weights": record.weights[4]}[stage]
     np.testing.assert_allclose(z[record.allowed], expected[record.allowed], rtol=1e-6)
     assert np.isnan(z[~record.allowed]).all()
     heatmap = fig.data[0]
@@ -134,6 +144,22 @@ def test_overview_colours_match_the_heatmap_scale_and_masks_are_hatched():
         assert np.abs(lut - np.array(colors.MASK_RGB)).sum(1).min() > 30
 
 
+def test_tiles_rgb_draws_from_arrays_alone():
+    """The overview's array entry: rows of (label, [tile, q, k] values, [q, k] allowed), no record."""
+    records = [make_record(kind="decoder", causal=True, layer=i, seed=i, pad_rows=(2,)) for i in range(2)]
+    from_records, geo = viz.overview_rgb(records, "weights")
+    from_arrays, geo_arrays = viz.tiles_rgb([(r.layer, r.weights, r.allowed) for r in records], "weights")
+    np.testing.assert_array_equal(from_arrays, from_records)
+    assert geo_arrays == geo and geo["rows"] == [0, 1] and geo["n_tiles"] == 2
+    # Any number of tiles a row (the heads and their mean, say), any label.
+    extra = np.concatenate([records[0].weights, records[0].weights.mean(0, keepdims=True)])
+    canvas, geo = viz.tiles_rgb([("mean too", extra, records[0].allowed)])
+    assert geo["n_tiles"] == 3 and geo["rows"] == ["mean too"]
+    assert canvas.shape[1] == 3 * geo["tile_w"] + 2 * geo["gap"]
+    with pytest.raises(ValueError):
+        viz.tiles_rgb([])
+
+
 def test_overview_refuses_mixed_kinds_and_scores_share_one_range():
     with pytest.raises(ValueError):
         viz.overview_image([make_record(kind="encoder"), make_record(kind="cross", layer=1)])
@@ -157,6 +183,15 @@ def test_to_rgb_and_png_round_trip():
     np.testing.assert_array_equal(decode_png(colors.png_data_uri(rgb)), rgb)
 
 
+def test_png_data_uri_is_pillows_png_of_the_same_pixels():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, size=(7, 11, 3), dtype=np.uint8)
+    uri = colors.png_data_uri(rgb)
+    image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert image.format == "PNG" and image.mode == "RGB" and image.size == (11, 7)
+    np.testing.assert_array_equal(np.asarray(image), rgb)
+
+
 def test_diverging_scale_is_white_at_zero():
     rgb = colors.to_rgb(np.array([[-2.0, 0.0, 2.0]], np.float32), colors.DIVERGING, -2.0, 2.0)
     assert rgb[0, 0, 2] > rgb[0, 0, 0], "negative is blue"
@@ -164,23 +199,45 @@ def test_diverging_scale_is_white_at_zero():
     assert rgb[0, 1].min() > 230, "zero is (near) white"
 
 
-def test_unvalidated_figures_are_the_validated_ones(monkeypatch):
-    """The app skips plotly's validation (viz/figure.py): it must not change a byte of the JSON."""
+def test_unvalidated_figures_are_the_validated_ones():
+    """The app skips plotly's validation (validate=False): it must not change a byte of the JSON."""
     import plotly.io as pio
     records = [make_record(layer=layer, causal=True, pad_rows=(2,)) for layer in range(2)]
     drawn = {}
-    for setting in ("1", "0"):
-        monkeypatch.setenv("ATTENTION_EXPLORER_VALIDATE_FIGURES", setting)
-        drawn[setting] = [json.loads(pio.to_json(f, validate=False)) for f in
-                          (viz.head_heatmap(records[1], 0, "weights"), viz.overview_image(records, "logits"))]
-    assert drawn["1"] == drawn["0"]
+    for validate in (True, False):
+        drawn[validate] = [json.loads(pio.to_json(f, validate=False)) for f in
+                           (viz.head_heatmap(records[1], 0, "weights", validate=validate),
+                            viz.overview_image(records, "masked", validate=validate))]
+    assert drawn[True] == drawn[False]
 
 
-def test_validation_catches_a_misspelt_property(monkeypatch):
+def test_validation_catches_a_misspelt_property():
     from viz.figure import figure
-    monkeypatch.setenv("ATTENTION_EXPLORER_VALIDATE_FIGURES", "1")
     with pytest.raises(ValueError):
-        figure([dict(type="heatmap", z=[[1]])], dict(titel="typo"))
+        figure([dict(type="heatmap", z=[[1]])], dict(titel="typo"))          # validates by default
+    figure([dict(type="heatmap", z=[[1]])], dict(titel="typo"), validate=False)
+
+
+def test_the_app_validates_figures_only_when_the_environment_asks(monkeypatch):
+    """viz/ never reads the environment; ui/settings.py does, for the pages (conftest sets it)."""
+    from ui import settings
+    monkeypatch.setenv("ATTENTION_EXPLORER_VALIDATE_FIGURES", "1")
+    assert settings.validate_figures()
+    monkeypatch.setenv("ATTENTION_EXPLORER_VALIDATE_FIGURES", "0")
+    assert not settings.validate_figures()
+    monkeypatch.setenv("BROWSER_PATH", "/nonexistent/chromium")
+    assert settings.browser() is None
+    monkeypatch.delenv("BROWSER_PATH")
+    from viz.export import SYSTEM_CHROMIUM
+    assert settings.browser() in (None, *SYSTEM_CHROMIUM)
+
+
+def test_nothing_in_viz_reads_the_environment_or_fakes_a_record():
+    from pathlib import Path
+    for path in sorted((Path(__file__).resolve().parents[1] / "viz").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        for needle in ("os.environ", "getenv", "SimpleNamespace"):
+            assert needle not in source, f"{path.name}: {needle}"
 
 
 def test_long_inputs_label_every_kth_cell_and_keep_every_value():

@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-import model
-from model.worked_example import seed_matrices
+from model.worked_example import seed_matrices, worked_example
 
 
 def numpy_attention(X, W_Q, W_K, W_V, causal=False):
@@ -18,31 +17,41 @@ def numpy_attention(X, W_Q, W_K, W_V, causal=False):
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_matches_numpy(causal):
-    ex = model.worked_example(seed=0, causal=causal)
+    ex = worked_example(seed=0, causal=causal)
     assert ex["X"].shape == (4, 4) and ex["d_k"] == 4
     Q, K, V, alpha, z = numpy_attention(ex["X"].astype(np.float64), ex["W_Q"], ex["W_K"], ex["W_V"], causal)
-    for name, expected in [("Q", Q), ("K", K), ("V", V), ("alpha", alpha), ("z", z)]:
+    for name, expected in [("Q", Q), ("K", K), ("V", V), ("weights", alpha), ("context", z)]:
         np.testing.assert_allclose(ex[name], expected, atol=1e-5, err_msg=name)
     np.testing.assert_allclose(ex["scores"], Q @ K.T, atol=1e-5)
     np.testing.assert_allclose(ex["scaled"], Q @ K.T / 2.0, atol=1e-5)   # √d_k = 2
     if causal:
-        assert np.all(ex["alpha"][0, 1:] == 0) and ex["alpha"][0, 0] == pytest.approx(1.0)
+        assert np.all(ex["weights"][0, 1:] == 0) and ex["weights"][0, 0] == pytest.approx(1.0)
+
+
+def test_stage_keys_are_the_one_vocabulary():
+    """The example's stages are named as every record's are (model.trace.STAGES): weights and
+    context, not the text's α and z, which stay in labels and LaTeX."""
+    from model.trace import STAGES
+    from model.worked_example import STAGES as EXAMPLE_STAGES
+    assert set(EXAMPLE_STAGES) <= set(STAGES)
+    for ex in (worked_example(0), worked_example(0, n_heads=2)["heads"][1]):
+        assert set(EXAMPLE_STAGES) <= set(ex) and not {"alpha", "z"} & set(ex)
 
 
 def test_given_matrices_and_seed():
     X = np.eye(4, dtype=np.float32)
-    ex = model.worked_example(X=X, W_Q=np.eye(4), W_K=np.eye(4), W_V=np.arange(16.0).reshape(4, 4))
+    ex = worked_example(X=X, W_Q=np.eye(4), W_K=np.eye(4), W_V=np.arange(16.0).reshape(4, 4))
     # Q = K = I: each token scores 1 with itself, 0 with the others.
     np.testing.assert_allclose(ex["scores"], np.eye(4), atol=1e-6)
     e = np.exp(0.5)
-    np.testing.assert_allclose(ex["alpha"][0], [e / (e + 3), 1 / (e + 3), 1 / (e + 3), 1 / (e + 3)], rtol=1e-5)
-    assert not np.array_equal(model.worked_example(seed=0)["X"], model.worked_example(seed=1)["X"])
-    np.testing.assert_array_equal(model.worked_example(seed=3)["X"], model.worked_example(seed=3)["X"])
+    np.testing.assert_allclose(ex["weights"][0], [e / (e + 3), 1 / (e + 3), 1 / (e + 3), 1 / (e + 3)], rtol=1e-5)
+    assert not np.array_equal(worked_example(seed=0)["X"], worked_example(seed=1)["X"])
+    np.testing.assert_array_equal(worked_example(seed=3)["X"], worked_example(seed=3)["X"])
 
 
 def test_bad_shapes_are_refused():
     with pytest.raises(ValueError, match="shapes"):
-        model.worked_example(X=np.ones((4, 4)), W_Q=np.ones((3, 4)))
+        worked_example(X=np.ones((4, 4)), W_Q=np.ones((3, 4)))
 
 
 def numpy_multi_head(X, W_Q, W_K, W_V, W_O, n_heads, causal=False):
@@ -58,47 +67,47 @@ def numpy_multi_head(X, W_Q, W_K, W_V, W_O, n_heads, causal=False):
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_two_heads_match_numpy(causal):
-    ex = model.worked_example(seed=5, causal=causal, n_heads=2)
+    ex = worked_example(seed=5, causal=causal, n_heads=2)
     assert ex["n_heads"] == 2 and ex["d_k"] == 2 and len(ex["heads"]) == 2
     heads, concat, output = numpy_multi_head(ex["X"].astype(np.float64), ex["W_Q"], ex["W_K"], ex["W_V"],
                                              ex["W_O"], 2, causal)
     for h, (Q, K, V, alpha, z) in enumerate(heads):
         got = ex["heads"][h]
-        assert got["alpha"].shape == (4, 4) and got["z"].shape == (4, 2)
-        for name, expected in [("Q", Q), ("K", K), ("V", V), ("alpha", alpha), ("z", z)]:
+        assert got["weights"].shape == (4, 4) and got["context"].shape == (4, 2)
+        for name, expected in [("Q", Q), ("K", K), ("V", V), ("weights", alpha), ("context", z)]:
             np.testing.assert_allclose(got[name], expected, atol=1e-5, err_msg=f"head {h} {name}")
         np.testing.assert_allclose(got["scaled"], Q @ K.T / np.sqrt(2), atol=1e-5)
         if causal:
             assert np.all(np.isneginf(got["masked"][np.triu_indices(4, 1)]))
-            assert np.all(got["alpha"][np.triu_indices(4, 1)] == 0)
+            assert np.all(got["weights"][np.triu_indices(4, 1)] == 0)
     np.testing.assert_allclose(ex["concat"], concat, atol=1e-5)
     np.testing.assert_allclose(ex["output"], output, atol=1e-5)
     assert ex["output"].shape == (4, 4)
     # The two heads see different slices, so they attend differently.
-    assert not np.allclose(ex["heads"][0]["alpha"], ex["heads"][1]["alpha"])
+    assert not np.allclose(ex["heads"][0]["weights"], ex["heads"][1]["weights"])
 
 
 def test_seed_matrices_and_w_o():
     drawn = seed_matrices(2)
-    single = model.worked_example(seed=2)
+    single = worked_example(seed=2)
     # Adding W^O to the seed left the single-head example's matrices as they were.
     for name in ("X", "W_Q", "W_K", "W_V"):
         np.testing.assert_array_equal(single[name], drawn[name])
-    np.testing.assert_array_equal(model.worked_example(seed=2, n_heads=2)["W_O"], drawn["W_O"])
+    np.testing.assert_array_equal(worked_example(seed=2, n_heads=2)["W_O"], drawn["W_O"])
     W_O = np.eye(4)
-    ex = model.worked_example(seed=2, n_heads=2, W_O=W_O)
+    ex = worked_example(seed=2, n_heads=2, W_O=W_O)
     np.testing.assert_allclose(ex["output"], ex["concat"], atol=1e-6)   # W^O = I leaves the concat
     # A given X keeps the seed's own W^Q (not a fresh draw after X).
-    np.testing.assert_array_equal(model.worked_example(seed=2, X=np.ones((4, 4)))["W_Q"], drawn["W_Q"])
+    np.testing.assert_array_equal(worked_example(seed=2, X=np.ones((4, 4)))["W_Q"], drawn["W_Q"])
     # One head is the single-head example, listed once under "heads".
-    np.testing.assert_array_equal(single["heads"][0]["alpha"], single["alpha"])
+    np.testing.assert_array_equal(single["heads"][0]["weights"], single["weights"])
 
 
 def test_bad_head_counts_are_refused():
     with pytest.raises(ValueError, match="heads"):
-        model.worked_example(n_heads=3)
+        worked_example(n_heads=3)
     with pytest.raises(ValueError, match="W_O"):
-        model.worked_example(n_heads=2, W_O=np.ones((3, 4)))
+        worked_example(n_heads=2, W_O=np.ones((3, 4)))
 
 
 # ---- viz/worked.py: the example's figures and LaTeX ---------------------------------------------
@@ -154,9 +163,9 @@ def test_masked_cells_show_minus_infinity():
 
 @pytest.mark.parametrize("causal", [False, True])
 def test_example_panels(causal):
-    ex = model.worked_example(seed=1, causal=causal)
+    ex = worked_example(seed=1, causal=causal)
     panels = worked.attention_panels(ex, causal)
-    assert [p.key for p in panels] == ["scores", "scaled"] + (["masked"] if causal else []) + ["alpha", "z"]
+    assert [p.key for p in panels] == ["scores", "scaled"] + (["masked"] if causal else []) + ["weights", "context"]
     for panel in panels:
         np.testing.assert_array_equal(panel.values, ex[panel.key])
     assert panels[0].row_labels == ["q₁", "q₂", "q₃", "q₄"] and panels[0].col_labels == ["k₁", "k₂", "k₃", "k₄"]
@@ -165,7 +174,7 @@ def test_example_panels(causal):
     assert [p.key for p in worked.projection_panels(ex)] == ["Q", "K", "V"]
     assert all(not p.splits for p in worked.projection_panels(ex))
 
-    two = model.worked_example(seed=1, causal=causal, n_heads=2)
+    two = worked_example(seed=1, causal=causal, n_heads=2)
     assert all(list(p.splits) == [2] for p in worked.projection_panels(two))
     head = worked.attention_panels(two["heads"][1], causal, prefix="head2.")
     assert head[0].key == "head2.scores" and head[-1].values.shape == (4, 2)
@@ -175,20 +184,20 @@ def test_example_panels(causal):
 
 
 def test_zi_latex_spells_out_the_sum():
-    ex = model.worked_example(seed=0)
+    ex = worked_example(seed=0)
     scaled, alpha, total = worked.zi_latex(ex, 0)
     assert r"\left(s_{11},\ s_{12},\ s_{13},\ s_{14}\right) &= " + worked.latex_vector(ex["scaled"][0]) in scaled
     assert (r"\left(\alpha_{11},\ \alpha_{12},\ \alpha_{13},\ \alpha_{14}\right) &= "
-            + worked.latex_vector(ex["alpha"][0])) in alpha
+            + worked.latex_vector(ex["weights"][0])) in alpha
     assert worked.latex_vector([0.5, -0.25]) == r"\left(0.500,\ -0.250\right)"
     for j in range(4):
-        assert f"{worked.latex_number(ex['alpha'][0, j])}\\,{worked.latex_vector(ex['V'][j])}" in total
+        assert f"{worked.latex_number(ex['weights'][0, j])}\\,{worked.latex_vector(ex['V'][j])}" in total
     assert r"\sqrt{4}" in scaled and "M_" not in scaled
-    assert total.endswith(worked.latex_vector(ex["z"][0]) + r" \end{aligned}")
+    assert total.endswith(worked.latex_vector(ex["context"][0]) + r" \end{aligned}")
     # The spelled-out terms add up to the z_1 shown (to the 3 decimals written).
-    np.testing.assert_allclose(np.round(ex["alpha"][0], 3) @ np.round(ex["V"], 3), ex["z"][0], atol=5e-3)
+    np.testing.assert_allclose(np.round(ex["weights"][0], 3) @ np.round(ex["V"], 3), ex["context"][0], atol=5e-3)
 
-    masked = model.worked_example(seed=0, causal=True, n_heads=2)["heads"][1]
+    masked = worked_example(seed=0, causal=True, n_heads=2)["heads"][1]
     scaled, alpha, total = worked.zi_latex(masked, 2, head=2)
     assert r"+ M_{3j}" in scaled and r"\sqrt{2}" in scaled and r"s^{(2)}_{34}\right)" in scaled
     assert worked.latex_vector(masked["masked"][2]) in scaled and scaled.endswith(r"-\infty\right) \end{aligned}")

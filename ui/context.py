@@ -75,6 +75,9 @@ class PageContext:
     view: ViewState
     model: Any                         # model.BuiltinModel
     trace: Optional[Any]               # model.Trace of the typed text, None when there is no text
+    # The same trace before special tokens were hidden: `trace` itself when nothing is hidden,
+    # None where trace is None. For what needs every position (rollout over the full sequence).
+    full_trace: Optional[Any]
     t: Callable[..., str]              # translator
     run_trace: Callable[..., Any]      # cached: run_trace(text, target=None, pad_to=0, intervention=None)
     run_steps: Callable[..., Any]      # cached: run_steps(text, max_new_tokens, intervention=None)

@@ -9,6 +9,8 @@ import streamlit as st
 
 from viz.export import png_bytes, png_export_available, standalone_html
 
+from .settings import browser
+
 
 def figure_downloads(ctx, figure, stem: str, key: str) -> None:
     """Buttons "HTML" and "PNG" for `figure`, saved as stem.html / stem.png (none in lecture mode)."""
@@ -19,7 +21,8 @@ def figure_downloads(ctx, figure, stem: str, key: str) -> None:
     left.download_button(t("download.figure"), data=lambda: standalone_html(figure), file_name=f"{stem}.html",
                          mime="text/html", key=f"{key}.html", on_click="ignore", help=t("download.figure.help"),
                          width="stretch")
-    if png_export_available():
-        right.download_button(t("download.png"), data=lambda: png_bytes(figure), file_name=f"{stem}.png",
+    chromium = browser()
+    if png_export_available(chromium):
+        right.download_button(t("download.png"), data=lambda: png_bytes(figure, chromium), file_name=f"{stem}.png",
                               mime="image/png", key=f"{key}.png", on_click="ignore", help=t("download.png.help"),
                               width="stretch")

@@ -8,18 +8,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
-PAGES = ("explore", "anatomy", "generation", "worked-example", "aggregates", "intervene")
-KINDS = ("encoder", "decoder", "cross")
-STAGES = ("scores", "scaled", "bias", "mask", "logits", "weights")
+from model.trace import KINDS, LEGACY_STAGES, SNAPSHOTS
+from viz.stages import MATRIX_VIEWS
+
+from .registry import DEFAULT as DEFAULT_PAGE
+from .registry import IDS as PAGES       # one list of pages: ui/registry.py
+# The views of a matrix, in the one stage vocabulary (viz/stages.py); a link made before it may
+# say "bias" or "logits" (model.trace.LEGACY_STAGES), and still opens the same view.
+STAGES = MATRIX_VIEWS
 LANGS = ("en", "zh")
-SNAPSHOTS = ("untrained", "early", "middle", "final")
 MAX_TEXT_CHARS = 2000      # a URL carries at most this much text; the model truncates further
 MAX_INDEX = 4096           # layers, heads and token positions are far below this
 
 
 @dataclass(frozen=True)
 class ViewState:
-    page: str = "explore"
+    page: str = DEFAULT_PAGE         # the page shown; the URL's path names it, not its query
     model: str = ""
     text: Optional[str] = None       # None: the model's example text
     target: str = ""                 # encoder-decoder only; empty: the model generates it
@@ -85,6 +89,8 @@ def from_query(params: Mapping, models: Sequence[str], default_model: str) -> tu
                "model": tuple(models)}
     for name, allowed in choices.items():
         raw = get(name)
+        if name == "stage" and isinstance(raw, str):
+            raw = LEGACY_STAGES.get(raw, raw)
         if raw is None:
             continue
         if raw in allowed:
@@ -155,8 +161,10 @@ def fit_to_model(state: ViewState, kinds: Sequence[str], n_layers: int, n_heads:
 
 
 def to_query(state: ViewState, defaults: ViewState = ViewState()) -> dict[str, str]:
-    """Query parameters for a state: only what differs from the defaults, plus page and model."""
-    query = {"page": state.page, "model": state.model}
+    """Query parameters for a state: only what differs from the defaults, plus the model. The
+    page is the URL's path (/anatomy), not a parameter; from_query still reads `page` from links
+    made before pages had paths."""
+    query = {"model": state.model}
     for name in ("text", "target", "kind", "stage", "snapshot", "lang"):
         value = getattr(state, name)
         if value is not None and value != getattr(defaults, name):

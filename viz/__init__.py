@@ -1,7 +1,25 @@
-"""Pure figure functions: AttentionRecord(s) -> plotly Figure (numpy + plotly only)."""
-from .heatmap import head_heatmap
-from .overview import overview_image, overview_rgb
-from .stages import STAGE_TITLES, STAGES, head_matrix, head_name, stage_values
+"""Pure figure functions: AttentionRecord(s) or arrays -> plotly Figure (numpy + plotly only).
 
-__all__ = ["STAGES", "STAGE_TITLES", "head_heatmap", "head_matrix", "head_name", "overview_image",
-           "overview_rgb", "stage_values"]
+Importing the package imports neither plotly nor a figure module: ui/state.py reads the stage
+vocabulary (viz.stages, numpy only) without paying for plotly; the figure functions below are
+imported on first use.
+"""
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "head_heatmap": ".heatmap",
+    "overview_image": ".overview", "overview_rgb": ".overview", "tiles_rgb": ".overview",
+    "MATRIX_VIEWS": ".stages", "STAGE_TITLES": ".stages", "head_matrix": ".stages", "head_name": ".stages",
+    "stage_values": ".stages",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_LAZY)

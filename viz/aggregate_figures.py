@@ -1,5 +1,5 @@
-"""Figures of the aggregates (viz.aggregates): mean over heads per layer, attention rollout with
-one of its rows, and per-head entropy / mean attention distance over layers x heads."""
+"""Figures of the aggregates (computed in analysis/): mean over heads per layer, attention rollout
+with one of its rows, and per-head entropy / mean attention distance over layers x heads."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .aggregates import head_entropy, mean_attention_distance, mean_over_heads, per_head_grid
+from analysis import head_entropy, mean_attention_distance, mean_over_heads, per_head_grid
+
 from .colors import MASK_CSS, SEQUENTIAL, WEIGHT_GAMMA, colorscale
 from .labels import position_labels, token_label, token_labels
 

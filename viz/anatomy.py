@@ -17,6 +17,7 @@ from plotly.subplots import make_subplots
 
 from .colors import colorscale, hatch_image, png_data_uri, stage_scale, value_range
 from .labels import position_labels, token_label, token_labels
+from .stages import stage_values
 
 # Colour-blind-safe qualitative colours (plotly's "Safe" set). Head colours: the first four differ
 # in hue as well as lightness (indigo, rose, green, olive); the pale ones come last, since faint
@@ -96,7 +97,7 @@ def pipeline_panels(record, head: int) -> list[tuple[str, str, np.ndarray]]:
     panels = [("scores", "QKᵀ: raw scores q·k", scores),
               ("scaled", scale_label(record), scaled)]
     if record.bias is not None:
-        panels.append(("bias", "+ position bias", (scaled + record.bias[head]).astype(np.float32)))
+        panels.append(("biased", "+ position bias", (scaled + record.bias[head]).astype(np.float32)))
     panels.append(("mask", "mask<br>(coloured = may attend, hatched = masked)",
                    np.where(record.allowed, np.float32(1), np.float32(np.nan)).astype(np.float32)))
     panels.append(("weights", "softmax weights α",
@@ -166,7 +167,7 @@ class NeuronNumbers:
     scaled: float              # score × scale
     bias: Optional[float]      # record.bias[head, i, j], or None
     allowed: bool
-    logit: float               # scaled + bias, -inf where masked: what the softmax receives
+    logit: float               # stage "masked": scaled + bias, -inf where masked (the softmax's input ℓ_ij)
     row_max: float             # max over the row's allowed logits (subtracted for stability)
     numerator: float           # exp(logit − row_max); 0 where masked
     denominator: float         # Σ_j' exp(logit_ij' − row_max)
@@ -183,7 +184,7 @@ def neuron_numbers(record, head: int, query: int, key: int) -> NeuronNumbers:
     i, j = _check_cell(record, query, key)
     q, k, v = record.q[head, i], record.k[head, j], record.v[head]           # [d], [d], [k_pos, d]
     product = (q * k).astype(np.float32)                                       # [d_head]
-    logits = record.logits()[head, i].astype(np.float64)                       # [k_pos]
+    logits = stage_values(record, "masked")[head, i].astype(np.float64)        # [k_pos]
     finite = np.isfinite(logits)
     row_max = float(logits[finite].max()) if finite.any() else 0.0
     exps = np.where(finite, np.exp(np.where(finite, logits, 0.0) - row_max), 0.0)

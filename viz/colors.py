@@ -6,12 +6,12 @@ same number in both views.
 from __future__ import annotations
 
 import base64
-import struct
-import zlib
+import io
 from functools import lru_cache
 
 import numpy as np
 import plotly.colors as pc
+from PIL import Image
 
 # Viridis: perceptually uniform, readable with every common colour-vision deficiency and in
 # greyscale, and it contains no neutral grey, so the mask colour cannot be mistaken for a weight.
@@ -101,17 +101,7 @@ def hatch_image(rows: int, cols: int, period: int = 6) -> np.ndarray:
 
 
 def png_data_uri(rgb: np.ndarray) -> str:
-    """A [rows, cols, 3] uint8 array as a data:image/png URI (stdlib zlib, no imaging library)."""
-    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    height, width, _ = rgb.shape
-    # Each scanline starts with filter type 0 (none); zlib still compresses the flat blocks well.
-    raw = np.concatenate([np.zeros((height, 1), np.uint8), rgb.reshape(height, width * 3)], axis=1)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    png = (b"\x89PNG\r\n\x1a\n"
-           + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
-           + chunk(b"IEND", b""))
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    """A [rows, cols, 3] uint8 array as a data:image/png URI (Pillow's PNG encoder)."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8)).save(buffer, format="PNG", compress_level=6)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -3,11 +3,14 @@
 PNG goes through plotly's own static export (Kaleido), which drives a headless Chromium. On
 these machines that is Debian's /usr/bin/chromium; nothing downloads a browser. Each export
 starts a browser (about 3 s here), so the app only calls this when a user clicks download.
+Which browser is the caller's argument: nothing here reads or sets environment variables
+(ui/settings.py reads BROWSER_PATH for the app).
 """
 from __future__ import annotations
 
 import os
 import shutil
+from typing import Optional
 
 import plotly.graph_objects as go
 
@@ -19,28 +22,37 @@ def standalone_html(figure: go.Figure) -> str:
     return figure.to_html(include_plotlyjs=True, full_html=True)
 
 
-def chromium_path() -> str | None:
-    """The browser Kaleido will drive: $BROWSER_PATH if set, else a system Chromium."""
-    configured = os.environ.get("BROWSER_PATH")
+def chromium_path(configured: Optional[str] = None) -> Optional[str]:
+    """The browser Kaleido will drive: `configured` (a path or a command name) if it exists,
+    else a system Chromium when nothing is configured, else None."""
     if configured:
         return configured if shutil.which(configured) or os.path.exists(configured) else None
     return next((path for path in SYSTEM_CHROMIUM if os.path.exists(path)), None)
 
 
-def png_export_available() -> bool:
+def png_export_available(browser: Optional[str]) -> bool:
+    """Kaleido is installed and there is a browser for it (chromium_path's answer)."""
     try:
         import kaleido  # noqa: F401
     except ImportError:
         return False
-    return chromium_path() is not None
+    return browser is not None
 
 
-def png_bytes(figure: go.Figure, scale: float = 2) -> bytes:
-    """PNG of the figure at `scale` times its layout size (plotly.io.to_image via Kaleido)."""
-    browser = chromium_path()
-    if browser is None:
+def png_bytes(figure: go.Figure, browser: str, scale: float = 2) -> bytes:
+    """PNG of the figure at `scale` times its layout size (Kaleido, as plotly.io.to_image, with
+    the browser handed to it rather than found through $BROWSER_PATH)."""
+    if not browser:
         raise RuntimeError("PNG export needs Chromium: install Debian's chromium or set BROWSER_PATH")
-    # choreographer (under Kaleido) looks for the browser in BROWSER_PATH before its own cache.
-    os.environ.setdefault("BROWSER_PATH", browser)
-    width = figure.layout.width or 1000
-    return figure.to_image(format="png", scale=scale, width=width, height=figure.layout.height)
+    import kaleido
+    import plotly.io as pio
+
+    # What plotly.io.to_image passes on, plus the browser (choreographer's Browser(path=...)).
+    kopts = {"path": browser}
+    for name in ("plotlyjs", "mathjax", "headers"):
+        value = getattr(pio.defaults, name, None)
+        if value:
+            kopts[name] = value
+    opts = dict(format="png", width=figure.layout.width or 1000,
+                height=figure.layout.height or pio.defaults.default_height, scale=scale)
+    return kaleido.calc_fig_sync(figure.to_dict(), opts=opts, topojson=pio.defaults.topojson, kopts=kopts)

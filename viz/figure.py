@@ -2,26 +2,23 @@
 
 Building a figure through plotly's graph objects validates every property on the way in; for
 the Explore page's two figures that took about 25 ms each here (of ~30 ms to build them), on
-every rerun. The dicts below are the same figure without that cost. The tests set
-ATTENTION_EXPLORER_VALIDATE_FIGURES=1 (conftest.py), so every figure a test draws is still
-validated: a misspelt property fails there, not silently in the browser.
+every rerun. The dicts below are the same figure without that cost.
+
+Whether to validate is the caller's argument, never read here: viz functions validate unless
+told not to, and the app's pages skip it unless ATTENTION_EXPLORER_VALIDATE_FIGURES=1
+(ui/settings.py; conftest.py sets it), so every figure a test draws is still validated: a
+misspelt property fails there, not silently in the browser.
 """
 from __future__ import annotations
-
-import os
 
 import plotly.graph_objects as go
 
 
-def validating() -> bool:
-    return os.environ.get("ATTENTION_EXPLORER_VALIDATE_FIGURES", "") == "1"
-
-
-def figure(data: list[dict], layout: dict) -> go.Figure:
+def figure(data: list[dict], layout: dict, validate: bool = True) -> go.Figure:
     """The figure of `data` (trace dicts, each with its "type") and `layout`."""
     # _validate is plotly's own switch (plotly.basedatatypes.BaseFigure); the JSON it produces
     # is the same as the validated figure's for valid input.
-    return go.Figure({"data": data, "layout": layout}, _validate=validating())
+    return go.Figure({"data": data, "layout": layout}, _validate=bool(validate))
 
 
 LECTURE_FONT = 18        # px: legible from the back of a lecture hall on a projector

@@ -1,7 +1,6 @@
 """Generation figures: cross-attention beside the target, one greedy step, teacher forcing vs prediction."""
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Optional, Sequence
 
 import numpy as np
@@ -11,7 +10,7 @@ from plotly.subplots import make_subplots
 from .colors import SEQUENTIAL, WEIGHT_GAMMA, colorscale, png_data_uri
 from .heatmap import head_heatmap
 from .labels import position_labels, token_label, token_labels
-from .overview import _legend, overview_rgb
+from .overview import _legend, tiles_rgb
 
 # Okabe–Ito colours: distinguishable with every common colour-vision deficiency.
 HIGHLIGHT = "#E69F00"     # orange: the new token, the chosen bar, a prediction that differs
@@ -51,9 +50,7 @@ def _row_ticks(tokens: Sequence[str], cell: int, pixels_per_cell_pixel: float) -
 def cross_grid(record, generated_from: Optional[int] = None, title: Optional[str] = None) -> go.Figure:
     """One image: α of every head and of the mean, side by side (rows = target, columns = source)."""
     stacked = head_rows_with_mean(record)                                 # [head + 1, q, k]
-    # overview_rgb draws one row of tiles per record; a stand-in record carries the mean as an extra head.
-    canvas, geo = overview_rgb([SimpleNamespace(kind=record.kind, layer=record.layer, weights=stacked,
-                                                allowed=record.allowed)], "weights")
+    canvas, geo = tiles_rgb([(record.layer, stacked, record.allowed)], "weights")   # one row of tiles
     height, width, _ = canvas.shape
     n_tiles = stacked.shape[0]
     pitch = geo["tile_w"] + geo["gap"]
@@ -79,9 +76,10 @@ def cross_grid(record, generated_from: Optional[int] = None, title: Optional[str
     return fig
 
 
-def cross_mean_heatmap(record, generated_from: Optional[int] = None, title: Optional[str] = None) -> go.Figure:
+def cross_mean_heatmap(record, generated_from: Optional[int] = None, title: Optional[str] = None,
+                       validate: bool = True) -> go.Figure:
     """The mean over heads of cross α as an interactive heatmap, the generated rows marked."""
-    fig = head_heatmap(record, "mean", "weights", title=title)
+    fig = head_heatmap(record, "mean", "weights", title=title, validate=validate)
     n_rows, n_cols = record.weights.shape[1:]
     if generated_from is not None and 0 < generated_from < n_rows:
         # Category axes place category i at i, so the boundary above row generated_from is at -0.5.

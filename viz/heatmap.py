@@ -39,9 +39,10 @@ def figure_title(record, head: Head, stage: str) -> str:
 
 
 def head_heatmap(record, head: Head, stage: str = "weights", title: Optional[str] = None,
-                 unknown: tuple = ((), ())) -> go.Figure:
+                 unknown: tuple = ((), ()), validate: bool = True) -> go.Figure:
     """Figure: one head's [q_pos, k_pos] matrix of softmax(q·k·scale + bias) or a stage before it.
-    unknown: (query flags, key flags), True where the model read the token as <unk>."""
+    unknown: (query flags, key flags), True where the model read the token as <unk>;
+    validate=False skips plotly's property checks (viz.figure.figure)."""
     z = head_matrix(record, head, stage)                    # [q_pos, k_pos], NaN where masked
     n_rows, n_cols = z.shape
     zmin, zmax = value_range(z, stage)
@@ -93,4 +94,4 @@ def head_heatmap(record, head: Head, stage: str = "weights", title: Optional[str
         layout["images"] = [dict(source=png_data_uri(hatch), xref="x domain", yref="y domain",
                                  x=0, y=1, sizex=1, sizey=1, xanchor="left", yanchor="top",
                                  sizing="stretch", layer="below")]
-    return figure([heatmap], layout)
+    return figure([heatmap], layout, validate)

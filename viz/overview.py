@@ -28,7 +28,7 @@ LEGEND_STEP_PIXELS = 8
 # 512 tokens would be a 75-megapixel image (12 s to encode and paint, measured here).
 MAX_TILE_CELLS = 64
 # Pooling keeps what a glance should find: the strongest weight in a block (a sharp head stays
-# sharp); stages with signed values (scores, logits) are averaged instead.
+# sharp); stages with signed values (scores ... masked) are averaged instead.
 MAX_POOLED_STAGES = ("weights", "mask")
 
 
@@ -75,43 +75,53 @@ def cell_pixels(n_rows: int, n_cols: int) -> int:
     return int(np.clip(math.ceil(TILE_PIXELS / max(n_rows, n_cols, 1)), 2, MAX_CELL_PIXELS))
 
 
-def overview_rgb(records: Sequence, stage: str = "weights") -> tuple[np.ndarray, dict]:
-    """[height, width, 3] uint8 grid (rows = layers, columns = heads) and its geometry."""
-    records = sorted(records, key=lambda r: r.layer)
-    if not records:
-        raise ValueError("no records to draw")
-    if len({r.kind for r in records}) != 1:
-        raise ValueError("an overview shows one attention kind; got " + ", ".join(sorted({r.kind for r in records})))
-    values = [stage_values(r, stage) for r in records]                  # each [head, q, k]
-    allowed = [np.broadcast_to(r.allowed[None], v.shape) for r, v in zip(records, values)]
+def tiles_rgb(rows: Sequence[tuple[object, np.ndarray, np.ndarray]], stage: str = "weights") -> tuple[np.ndarray, dict]:
+    """[height, width, 3] uint8 grid of tiles and its geometry, from arrays alone: one row of
+    tiles per (label, values [tile, q_pos, k_pos], allowed [q_pos, k_pos]), a tile per matrix of
+    `values` (a head, or the mean over heads), coloured as the view `stage` is."""
+    if not rows:
+        raise ValueError("no matrices to draw")
+    labels = [label for label, _, _ in rows]
+    values = [np.asarray(v, dtype=np.float32) for _, v, _ in rows]                  # each [tile, q, k]
+    allowed = [np.broadcast_to(np.asarray(a, bool)[None], v.shape) for v, (_, _, a) in zip(values, rows)]
     # One colour range for the whole grid, so the same colour is the same number in every tile.
     zmin, zmax = value_range(np.concatenate([np.where(a, v, np.nan).ravel() for v, a in zip(values, allowed)]), stage)
     factor = pool_factor(max(v.shape[1] for v in values), max(v.shape[2] for v in values))
     how = "max" if stage in MAX_POOLED_STAGES else "mean"
     pooled = [pool(v, np.ascontiguousarray(a), factor, how) for v, a in zip(values, allowed)]
     values, allowed = [p[0] for p in pooled], [p[1] for p in pooled]
-    n_heads = max(v.shape[0] for v in values)
+    n_tiles = max(v.shape[0] for v in values)
     n_q = max(v.shape[1] for v in values)
     n_k = max(v.shape[2] for v in values)
     cell = cell_pixels(n_q, n_k)
     tile_h, tile_w = n_q * cell, n_k * cell
-    height = len(records) * tile_h + (len(records) - 1) * GAP_PIXELS
-    width = n_heads * tile_w + (n_heads - 1) * GAP_PIXELS
+    height = len(rows) * tile_h + (len(rows) - 1) * GAP_PIXELS
+    width = n_tiles * tile_w + (n_tiles - 1) * GAP_PIXELS
     canvas = np.empty((height, width, 3), np.uint8)
     canvas[:] = GAP_RGB
     name, gamma = stage_scale(stage)
     for row, (v, a) in enumerate(zip(values, allowed)):
-        for head in range(v.shape[0]):
-            rgb = to_rgb(v[head], name, zmin, zmax, masked=~a[head], gamma=gamma)     # [q, k, 3]
-            hidden = ~a[head] | ~np.isfinite(v[head])
+        for tile in range(v.shape[0]):
+            rgb = to_rgb(v[tile], name, zmin, zmax, masked=~a[tile], gamma=gamma)     # [q, k, 3]
+            hidden = ~a[tile] | ~np.isfinite(v[tile])
             rgb = rgb.repeat(cell, 0).repeat(cell, 1)
             hatch_masked(rgb, hidden.repeat(cell, 0).repeat(cell, 1))
-            top, left = row * (tile_h + GAP_PIXELS), head * (tile_w + GAP_PIXELS)
+            top, left = row * (tile_h + GAP_PIXELS), tile * (tile_w + GAP_PIXELS)
             canvas[top:top + rgb.shape[0], left:left + rgb.shape[1]] = rgb
-    geometry = dict(layers=[r.layer for r in records], n_heads=n_heads, tile_h=tile_h, tile_w=tile_w,
+    geometry = dict(rows=labels, n_tiles=n_tiles, tile_h=tile_h, tile_w=tile_w,
                     gap=GAP_PIXELS, cell=cell, zmin=zmin, zmax=zmax, scale=name, gamma=gamma,
                     pool=factor, pooled_by=how)
     return canvas, geometry
+
+
+def overview_rgb(records: Sequence, stage: str = "weights") -> tuple[np.ndarray, dict]:
+    """tiles_rgb of every layer (rows, labelled by layer) x head (columns) of one attention kind."""
+    records = sorted(records, key=lambda r: r.layer)
+    if not records:
+        raise ValueError("no records to draw")
+    if len({r.kind for r in records}) != 1:
+        raise ValueError("an overview shows one attention kind; got " + ", ".join(sorted({r.kind for r in records})))
+    return tiles_rgb([(r.layer, stage_values(r, stage), r.allowed) for r in records], stage)
 
 
 def _legend(geometry: dict) -> tuple[list[dict], list[dict]]:
@@ -144,8 +154,10 @@ def pooled_note(geometry: dict) -> str:
             "the single-head view below shows every pair")
 
 
-def overview_image(records: Sequence, stage: str = "weights", title: Optional[str] = None) -> go.Figure:
-    """Figure: every layer (rows) x head (columns) of one kind as one image of α_ij (or a stage)."""
+def overview_image(records: Sequence, stage: str = "weights", title: Optional[str] = None,
+                   validate: bool = True) -> go.Figure:
+    """Figure: every layer (rows) x head (columns) of one kind as one image of α_ij (or a stage).
+    validate=False skips plotly's property checks (viz.figure.figure)."""
     canvas, geo = overview_rgb(records, stage)
     height, width, _ = canvas.shape
     pitch_w, pitch_h = geo["tile_w"] + geo["gap"], geo["tile_h"] + geo["gap"]
@@ -154,14 +166,14 @@ def overview_image(records: Sequence, stage: str = "weights", title: Optional[st
     layout = dict(
         title=dict(text=title or f"{kind} attention · all layers × heads · {STAGE_TITLES[stage]}",
                    subtitle=dict(text=pooled_note(geo), font=dict(size=12))),
-        xaxis=dict(tickmode="array", tickvals=[h * pitch_w + (geo["tile_w"] - 1) / 2 for h in range(geo["n_heads"])],
-                   ticktext=[f"head {h}" for h in range(geo["n_heads"])], side="top", showgrid=False,
+        xaxis=dict(tickmode="array", tickvals=[h * pitch_w + (geo["tile_w"] - 1) / 2 for h in range(geo["n_tiles"])],
+                   ticktext=[f"head {h}" for h in range(geo["n_tiles"])], side="top", showgrid=False,
                    zeroline=False, constrain="domain", constraintoward="left"),
-        yaxis=dict(tickmode="array", tickvals=[i * pitch_h + (geo["tile_h"] - 1) / 2 for i in range(len(geo["layers"]))],
-                   ticktext=[f"layer {layer}" for layer in geo["layers"]], showgrid=False, zeroline=False,
+        yaxis=dict(tickmode="array", tickvals=[i * pitch_h + (geo["tile_h"] - 1) / 2 for i in range(len(geo["rows"]))],
+                   ticktext=[f"layer {layer}" for layer in geo["rows"]], showgrid=False, zeroline=False,
                    constrain="domain", constraintoward="top"),
         height=int(np.clip(PLOT_WIDTH_PIXELS * height / width, 160, 900)) + 130,
         margin=dict(l=10, r=10, t=90, b=40),
         shapes=shapes, annotations=notes,
     )
-    return figure([dict(type="image", source=png_data_uri(canvas), hoverinfo="skip")], layout)
+    return figure([dict(type="image", source=png_data_uri(canvas), hoverinfo="skip")], layout, validate)

@@ -1,44 +1,45 @@
-"""The named stages of one attention call: scores -> scaled -> logits (masked) -> weights."""
+"""The views of one head's [q_pos, k_pos] matrix, named with the one stage vocabulary
+(model.trace.STAGES): scores -> scaled -> biased -> masked -> weights, plus the mask pattern."""
 from __future__ import annotations
 
 from typing import Union
 
 import numpy as np
 
-STAGES = ("scores", "scaled", "bias", "mask", "logits", "weights")
+# Every stage that is a [q, k] matrix (context is [q, d_head]: not a matrix view), with the
+# mask pattern (the record's `allowed`) between the biased scores and the masked ones, where
+# the equation applies it (tests check the names against model.trace.STAGES). These names are the Explore radio's options and the URL's `stage=`.
+MATRIX_VIEWS = ("scores", "scaled", "biased", "mask", "masked", "weights")
+
 STAGE_TITLES = {
     "scores": "raw scores q·k",
     "scaled": "scaled scores q·k·scale",
-    "bias": "scaled scores + position bias",
+    "biased": "scaled scores + position bias",
     "mask": "mask (1 = may attend; hatched = masked)",
-    "logits": "softmax input (scaled + bias, masked)",
+    "masked": "masked: softmax input (scaled + bias, −∞ where masked)",
     "weights": "softmax weights α",
 }
-# Stages whose values are probabilities or 0/1 flags: a fixed 0..1 range, a sequential scale.
-UNIT_STAGES = ("mask", "weights")
 
 Head = Union[int, str]   # a head index, or "mean" (the average over heads)
 
 
 def stage_values(record, stage: str) -> np.ndarray:
-    """[head, q_pos, k_pos] float32: the record's values at one stage of softmax(QKᵀ·scale + bias)."""
+    """[head, q_pos, k_pos] float32: the record's values at one view of softmax(QKᵀ·scale + bias, masked)."""
     if stage == "scores":
         values = record.scores
-    elif stage == "scaled":
+    elif stage in ("scaled", "biased", "masked"):
         values = record.scores * np.float32(record.scale)
-    elif stage == "bias":
-        values = record.scores * np.float32(record.scale)
-        if record.bias is not None:
+        if stage != "scaled" and record.bias is not None:
             values = values + record.bias
+        if stage == "masked":
+            values = np.where(record.allowed[None], values, np.float32(-np.inf))
     elif stage == "mask":
-        # The allowed pattern itself; head_matrix hatches the masked cells like every stage.
+        # The allowed pattern itself; head_matrix hatches the masked cells like every view.
         values = np.broadcast_to(record.allowed[None].astype(np.float32), record.weights.shape)
-    elif stage == "logits":
-        values = record.logits()
     elif stage == "weights":
         values = record.weights
     else:
-        raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}")
+        raise ValueError(f"unknown stage {stage!r}; choose one of {MATRIX_VIEWS}")
     return np.asarray(values, dtype=np.float32)
 
 
@@ -46,7 +47,7 @@ def head_matrix(record, head: Head, stage: str = "weights") -> np.ndarray:
     """[q_pos, k_pos] float32 of one head (or the mean over heads), NaN where not allowed."""
     values = stage_values(record, stage)
     if head == "mean":
-        # Masked logits are -inf in every head; mask first so the mean stays finite.
+        # Masked values are -inf in every head; mask first so the mean stays finite.
         values = np.where(record.allowed[None], values, np.float32(0)).mean(axis=0)
     else:
         if not 0 <= int(head) < values.shape[0]:

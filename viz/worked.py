@@ -137,7 +137,7 @@ def panels_figure(panels: Sequence[Panel], height: Optional[int] = None) -> go.F
 DEFAULT_TITLES = {
     "Q": "Q = XW<sup>Q</sup> (query)", "K": "K = XW<sup>K</sup> (key)", "V": "V = XW<sup>V</sup> (value)",
     "scores": "QKᵀ", "scaled": "QKᵀ / √d<sub>k</sub> (scaled)", "masked": "+ mask (causal)",
-    "alpha": "α = softmax (row-wise)", "z": "Z = αV",
+    "weights": "α = softmax (row-wise)", "context": "Z = αV",
     "concat": "Concat(head₁, head₂)", "W_O": "W<sup>O</sup>", "output": "Concat · W<sup>O</sup> (output)",
 }
 
@@ -158,12 +158,12 @@ def attention_panels(stages: dict, causal: bool, titles: Optional[dict] = None, 
     # Tick labels stay short (q₁, not q₁⁽¹⁾): the page names the head above the figure.
     queries, keys = vector_labels("q", n), vector_labels("k", n_keys)
     not_allowed = np.isneginf(stages["masked"])
-    names = ["scores", "scaled"] + (["masked"] if causal else []) + ["alpha"]
-    panels = [Panel(prefix + name, titles[name], stages[name], "weights" if name == "alpha" else "signed",
-                    queries if name != "alpha" else vector_labels("α", n), keys,
-                    masked=not_allowed if name == "alpha" else None) for name in names]
-    z = stages["z"]
-    panels.append(Panel(prefix + "z", titles["z"], z, "signed", vector_labels("z", z.shape[0]),
+    names = ["scores", "scaled"] + (["masked"] if causal else []) + ["weights"]
+    panels = [Panel(prefix + name, titles[name], stages[name], "weights" if name == "weights" else "signed",
+                    queries if name != "weights" else vector_labels("α", n), keys,
+                    masked=not_allowed if name == "weights" else None) for name in names]
+    z = stages["context"]
+    panels.append(Panel(prefix + "context", titles["context"], z, "signed", vector_labels("z", z.shape[0]),
                         index_labels(z.shape[1])))
     return panels
 
@@ -172,7 +172,7 @@ def output_panels(example: dict, titles: Optional[dict] = None) -> list[Panel]:
     """Concat(head_1, ..., head_h), W^O and the multi-head output Concat · W^O."""
     titles = {**DEFAULT_TITLES, **(titles or {})}
     n = example["concat"].shape[0]
-    splits = [h * example["heads"][0]["z"].shape[1] for h in range(1, example["n_heads"])]
+    splits = [h * example["heads"][0]["context"].shape[1] for h in range(1, example["n_heads"])]
     return [Panel("concat", titles["concat"], example["concat"], "signed", vector_labels("z", n),
                   index_labels(example["concat"].shape[1]), splits=splits),
             Panel("W_O", titles["W_O"], example["W_O"], "signed", index_labels(example["W_O"].shape[0]),
@@ -207,11 +207,11 @@ def zi_latex(stages: dict, i: int, head: Optional[int] = None, per_line: int = 2
     weighted sum of the v_j with the recorded z_i at the end. Each block is a formula line and a
     line of numbers, so it fits a projector's width. `head` (1-based) adds a superscript (h).
     """
-    V, z = np.asarray(stages["V"], dtype=np.float64), np.asarray(stages["z"], dtype=np.float64)
+    V, z = np.asarray(stages["V"], dtype=np.float64), np.asarray(stages["context"], dtype=np.float64)
     d_k = int(np.asarray(stages["Q"]).shape[1])
-    n = int(np.asarray(stages["alpha"]).shape[1])
+    n = int(np.asarray(stages["weights"]).shape[1])
     h = "" if head is None else f"^{{({head})}}"
-    s, a = stages["masked"][i], stages["alpha"][i]
+    s, a = stages["masked"][i], stages["weights"][i]
     k = i + 1
     causal = bool(np.isneginf(np.asarray(stages["masked"])).any())
     mask = rf" + M_{{{k}j}}" if causal else ""

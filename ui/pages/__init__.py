@@ -1,24 +1,18 @@
-"""One module per page, each with render(ctx: PageContext)."""
+"""One module per page, each with render(ctx: PageContext); ui/registry.py lists them. Here the
+registry becomes Streamlit's navigation: one st.Page per entry, its URL path the page's id."""
 from __future__ import annotations
 
-from importlib import import_module
+from functools import partial
 from typing import Callable
 
-from ..state import PAGES
+import streamlit as st
 
-# page name (the URL's `page` value) -> module in this package
-MODULES = {
-    "explore": "explore",
-    "anatomy": "anatomy",
-    "generation": "generation",
-    "worked-example": "worked_example",
-    "aggregates": "aggregates",
-    "intervene": "intervene",
-}
-assert set(MODULES) == set(PAGES)
-# Pages that draw from the typed text's trace; the worked example has its own matrices.
-NEEDS_TRACE = {"explore", "anatomy", "generation", "aggregates", "intervene"}
+from ..registry import PAGES, PageEntry
 
 
-def renderer(page: str) -> Callable:
-    return import_module(f"{__name__}.{MODULES[page]}").render
+def navigation_pages(t: Callable[..., str], show: Callable[[PageEntry], None]) -> dict[str, st.Page]:
+    """page id -> st.Page for st.navigation, titled in the interface's language; running one
+    calls show(entry). The first entry is the default page, served at the root (/)."""
+    return {entry.id: st.Page(partial(show, entry), title=t(entry.title_key), url_path=entry.id,
+                              default=number == 0)
+            for number, entry in enumerate(PAGES)}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from analysis import head_entropy, kept_positions, mean_attention_distance, per_head_grid, restrict, rollout
 from viz import aggregate_figures as figures
-from viz.aggregates import head_entropy, mean_attention_distance, per_head_grid, rollout
 from viz.intervene import visible
 from viz.labels import token_label
 from ..context import PageContext, bound, forget_widget, set_view, shown_errors, sync_url
@@ -19,6 +19,10 @@ register("en", {
     "agg.rollout.title": "Attention rollout",
     "agg.rollout.help": "Abnar & Zuidema (2020): each layer's mean attention plus the residual, Ã = 0.5·A + 0.5·I (rows renormalised), multiplied through the layers: R = Ã_L ··· Ã_1. Row i says how much each input position flows into position i at the top.",
     "agg.rollout.figure": "{kind} · attention rollout over {n} layers",
+    "agg.rollout.over": "Computed over all {n} positions of the sequence, through every layer of this attention.",
+    "agg.rollout.over.hidden": ("Computed over the full sequence, as the model ran it ({n} positions, special tokens "
+                                "included), then restricted to the {k} tokens shown. Rows are not renormalised: a "
+                                "row sums to less than 1 by the share that flows in from the hidden tokens."),
     "agg.rollout.cross": "Rollout composes self-attention only: queries and keys must be the same positions so that layers multiply and the residual is the identity. Cross-attention maps decoder positions to encoder positions, so choose encoder or decoder self-attention for the rollout.",
     "agg.rollout.row": "Query row to show as bars",
     "agg.rollout.row.figure": "rollout row of {token} ({row}): where its representation comes from",
@@ -26,6 +30,7 @@ register("en", {
     "agg.heads.help": "Entropy in bits (low: the head looks at one or two tokens; the top of the scale is a uniform head) and mean attention distance in tokens (small: local heads such as previous-token heads; large: long-range heads). Both are means over the query rows.",
     "agg.entropy.figure": "{kind}<br>entropy per head (bits; low = focused)",
     "agg.distance.figure": "{kind}<br>mean attention distance per head (tokens)",
+    "agg.heads.hidden": "With special tokens hidden, both are computed over the tokens shown, each row renormalised over the keys that remain.",
     "agg.distance.cross": "Mean attention distance is n/a for cross-attention: decoder and encoder positions are different sequences, so |i − j| means nothing.",
     "agg.pick": "Head (sorted by entropy, most focused first)",
     "agg.pick.option": "layer {layer} · head {head} · {entropy:.2f} bits · {distance}",
@@ -39,6 +44,9 @@ register("zh", {
     "agg.rollout.title": "注意力展开（rollout）",
     "agg.rollout.help": "Abnar & Zuidema（2020）：每层的平均注意力加上残差，Ã = 0.5·A + 0.5·I（行重新归一化），逐层相乘：R = Ã_L ··· Ã_1。第 i 行表示每个输入位置有多少信息流入顶层的位置 i。",
     "agg.rollout.figure": "{kind} · {n} 层的注意力展开",
+    "agg.rollout.over": "在序列的全部 {n} 个位置上、经过此注意力的每一层计算。",
+    "agg.rollout.over.hidden": ("先在完整序列上按模型实际的运行计算（{n} 个位置，包括特殊词元），再只保留显示的 {k} 个词元。"
+                                "各行没有重新归一化：一行之和比 1 少的部分，就是从隐藏词元流入的份额。"),
     "agg.rollout.cross": "注意力展开只能组合自注意力：查询和键必须是同一组位置，各层才能相乘，残差才是单位矩阵。编码器-解码器注意力把解码器位置映射到编码器位置，请选择编码器或解码器自注意力来查看展开。",
     "agg.rollout.row": "以柱状图显示的查询行",
     "agg.rollout.row.figure": "{token}（位置 {row}）的展开行：它的表示来自哪些输入位置",
@@ -46,6 +54,7 @@ register("zh", {
     "agg.heads.help": "熵（比特；低：该头只看一两个词元；色标顶端是均匀分布的头）与平均注意力距离（词元；小：局部的头，如看前一个词元的头；大：远程的头）。两者都是对查询行取平均。",
     "agg.entropy.figure": "{kind}<br>每个头的熵（比特；越低越集中）",
     "agg.distance.figure": "{kind}<br>每个头的平均注意力距离（词元）",
+    "agg.heads.hidden": "隐藏特殊词元时，两者都在显示的词元上计算，每一行在剩余的键上重新归一化。",
     "agg.distance.cross": "编码器-解码器注意力没有平均注意力距离（n/a）：解码器与编码器的位置属于不同序列，|i − j| 没有意义。",
     "agg.pick": "注意力头（按熵排序，最集中的在前）",
     "agg.pick.option": "第 {layer} 层 · 头 {head} · {entropy:.2f} 比特 · {distance}",
@@ -76,6 +85,22 @@ def rollout_row(ctx: PageContext, matrix: np.ndarray, tokens: list, kind: str) -
         ctx.chart(figures.rollout_row_figure(matrix, tokens, row, title=title), key="aggregates.rollout_row")
 
 
+def shown_rollout(ctx: PageContext, kind: str) -> tuple[np.ndarray, list, int]:
+    """(rollout, its tokens, positions it was computed over): over the full trace, as the model
+    ran it; with special tokens hidden, restricted afterwards to the positions shown (rollout of
+    renormalised, filtered weights would not be Abnar & Zuidema's rollout of any real run)."""
+    full = ctx.full_trace
+    records = full.records_of(kind)
+    matrix = rollout(records)                                          # [pos, pos]
+    n = matrix.shape[0]
+    tokens = list(records[0].query_tokens[:n])
+    if full is ctx.trace:
+        return matrix, tokens, n
+    flags = full.encoder_special if kind == "encoder" else full.decoder_special
+    kept = kept_positions(flags, n)                                    # positions the views show
+    return restrict(matrix, kept), [tokens[i] for i in kept], n
+
+
 def rollout_section(ctx: PageContext, records: list, kind: str) -> None:
     t = ctx.t
     st.markdown(f"**{t('agg.rollout.title')}**")
@@ -84,8 +109,9 @@ def rollout_section(ctx: PageContext, records: list, kind: str) -> None:
         return
     st.caption(t("agg.rollout.help"))
     with shown_errors(t, "computing the rollout"):
-        matrix = rollout(records)                                      # [pos, pos]
-        tokens = records[0].query_tokens[:matrix.shape[0]]
+        matrix, tokens, n = shown_rollout(ctx, kind)                   # [shown, shown]
+        k = matrix.shape[0]
+        st.caption(t("agg.rollout.over", n=n) if k == n else t("agg.rollout.over.hidden", n=n, k=k))
         ctx.chart(figures.rollout_figure(matrix, tokens, title=t("agg.rollout.figure", kind=t(f"kind.{kind}"),
                                                                   n=len(records))),
                   key="aggregates.rollout")
@@ -121,6 +147,8 @@ def head_maps_section(ctx: PageContext, records: list, kind: str) -> None:
     t = ctx.t
     st.markdown(f"**{t('agg.heads.title')}**")
     st.caption(t("agg.heads.help"))
+    if ctx.full_trace is not ctx.trace:
+        st.caption(t("agg.heads.hidden"))
     records = sorted(records, key=lambda r: r.layer)
     with shown_errors(t, "drawing the per-head maps"):
         entropy = per_head_grid(records, head_entropy)                 # [layer, head] bits

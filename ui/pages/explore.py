@@ -7,6 +7,7 @@ import viz
 from viz.labels import unknown_flags
 from ..context import PageContext, bound, shown_errors, sync_url
 from ..downloads import figure_downloads
+from ..settings import validate_figures
 
 
 def stage_controls(ctx: PageContext, kinds: list[str]) -> tuple[str, str, int]:
@@ -15,7 +16,7 @@ def stage_controls(ctx: PageContext, kinds: list[str]) -> tuple[str, str, int]:
     left, middle, right = st.columns([3, 5, 2])
     kind = bound(left.radio, "kind", t("control.kind"), options=kinds,
                  format_func=lambda k: t(f"kind.{k}"))
-    stage = bound(middle.radio, "stage", t("control.stage"), options=list(viz.STAGES), horizontal=True,
+    stage = bound(middle.radio, "stage", t("control.stage"), options=list(viz.MATRIX_VIEWS), horizontal=True,
                   format_func=lambda s: t(f"stage.{s}"))
     if ctx.lecture:   # fewer controls; a prepared link's padding still shows
         return kind, stage, int(ctx.view.pad_to)
@@ -35,7 +36,7 @@ def head_detail(ctx: PageContext, records: list, stage: str, unknown: tuple) -> 
         head = bound(right.radio, "head", t("control.head"), options=["mean", *range(records[0].n_heads)],
                      horizontal=True, format_func=lambda h: t("head.mean") if h == "mean" else str(h))
         record = next(r for r in records if r.layer == layer)
-        figure = viz.head_heatmap(record, head, stage, unknown=unknown)
+        figure = viz.head_heatmap(record, head, stage, unknown=unknown, validate=validate_figures())
         ctx.chart(figure, key="explore.detail")
         figure_downloads(ctx, figure, f"attention-{record.kind}-L{record.layer}-{head}-{stage}", key="explore.detail")
     sync_url()
@@ -47,10 +48,10 @@ def render(ctx: PageContext) -> None:
     trace = ctx.run_trace(ctx.view.text, ctx.view.target or None, pad_to=pad_to) if pad_to else ctx.trace
     records = trace.records_of(kind)
     st.subheader(f"{t(f'kind.{kind}')}: {t(f'kind.{kind}.help')}")
-    if stage == "bias" and all(r.bias is None for r in records):
+    if stage == "biased" and all(r.bias is None for r in records):
         st.caption(t("msg.no_bias"))
     st.markdown(f"**{t('overview.title')}**")
-    overview = viz.overview_image(records, stage)
+    overview = viz.overview_image(records, stage, validate=validate_figures())
     ctx.chart(overview, key="explore.overview")
     figure_downloads(ctx, overview, f"attention-{kind}-all-heads-{stage}", key="explore.overview")
     if not ctx.lecture:

@@ -8,6 +8,7 @@ from viz import generation as gen
 from viz.labels import VISIBLE
 from ..context import PageContext, bound, shown_errors
 from ..i18n import register
+from ..settings import validate_figures
 
 MODES = ("teacher", "free")
 DEFAULT_NEW_TOKENS = 16
@@ -98,7 +99,8 @@ def cross_section(ctx: PageContext, trace, layer: int) -> None:
     with shown_errors(t, "drawing the cross-attention"):
         record = trace.get("cross", layer)
         ctx.chart(gen.cross_grid(record, trace.generated_from), key="generation.cross_grid")
-        ctx.chart(gen.cross_mean_heatmap(record, trace.generated_from), key="generation.cross_mean")
+        ctx.chart(gen.cross_mean_heatmap(record, trace.generated_from, validate=validate_figures()),
+                  key="generation.cross_mean")
 
 
 def teacher_section(ctx: PageContext) -> None:
@@ -106,10 +108,10 @@ def teacher_section(ctx: PageContext) -> None:
     t = ctx.t
     st.subheader(t("generation.teacher.title"))
     trace = ctx.trace
-    if trace.architecture == "encoder-decoder" and trace.target is None:
+    if trace.arch.reads_target and trace.target is None:
         st.info(t("generation.teacher.need_target"))
         return
-    if trace.architecture == "decoder-only":
+    if not trace.arch.reads_target:     # a decoder-only model: the typed text is the given sequence
         st.caption(t("generation.teacher.decoder_only"))
     with shown_errors(t, "drawing the teacher-forcing predictions"):
         inputs, given, top = gen.teacher_forcing_rows(trace)
@@ -125,7 +127,7 @@ def steps_section(ctx: PageContext, layer: int) -> None:
     """Free generation one token at a time: how many steps, then the step viewer."""
     t = ctx.t
     st.subheader(t("generation.steps.title"))
-    if ctx.model.architecture == "decoder-only":
+    if not ctx.model.arch.has_encoder:    # continues the typed text: as many tokens as asked
         new_tokens = st.number_input(t("generation.steps.max_new"), min_value=1, max_value=MAX_NEW_TOKENS,
                                      value=DEFAULT_NEW_TOKENS, step=1, key="generation.max_new")
     else:
@@ -163,12 +165,12 @@ def step_view(ctx: PageContext, steps: list, layer: int) -> None:
 
 def render(ctx: PageContext) -> None:
     t = ctx.t
-    if ctx.model.architecture == "encoder-only":
+    if not ctx.model.arch.generates:
         st.info(t("generation.encoder_only", name=ctx.model.name))
         return
     mode = mode_control(ctx)
     layer = bound(st.radio, "layer", t("control.layer"), options=list(range(ctx.model.n_layers)), horizontal=True)
-    if ctx.model.architecture == "encoder-decoder":
+    if ctx.model.arch.has_cross:
         # Free generation ignores a typed target: the rows are then the model's own output.
         trace = ctx.trace
         if mode == "free" and ctx.trace.target is not None:

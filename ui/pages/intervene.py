@@ -59,7 +59,7 @@ def head_options(trace) -> list[tuple]:
 def maskable_tokens(trace) -> tuple[str, list[str]]:
     """("source" or "target", the tokens a user may hide as keys): the encoder input, or for a
     decoder-only model the prompt (generated positions are regenerated, so they have no fixed token)."""
-    if trace.architecture == "decoder-only":
+    if not trace.arch.has_encoder:
         end = trace.generated_from or len(trace.decoder_tokens)
         return "target", trace.decoder_tokens[:end]
     return "source", trace.encoder_tokens
@@ -89,7 +89,7 @@ def intervention_controls(ctx: PageContext) -> model.Intervention:
 
 def input_tokens(trace) -> list[str]:
     """The tokens the predictions are made at: the decoder input, or the source for encoder-only."""
-    return trace.encoder_tokens if trace.architecture == "encoder-only" else trace.decoder_tokens
+    return trace.decoder_tokens if trace.arch.has_decoder else trace.encoder_tokens
 
 
 def output_section(ctx: PageContext, before, after) -> None:

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-import model
-from model.worked_example import MATRICES, seed_matrices
+from model.worked_example import MATRICES, seed_matrices, worked_example
 from viz import worked
 from ..context import PageContext, shown_errors
 from ..i18n import register
@@ -51,8 +50,8 @@ register("en", {
     "worked.panel.scores": "QKᵀ",
     "worked.panel.scaled": "QKᵀ / √d<sub>k</sub> (scaled)",
     "worked.panel.masked": "+ mask M (causal)",
-    "worked.panel.alpha": "α = softmax, row-wise",
-    "worked.panel.z": "Z = αV",
+    "worked.panel.weights": "α = softmax, row-wise",
+    "worked.panel.context": "Z = αV",
     "worked.panel.concat": "Concat(head₁, head₂)",
     "worked.panel.W_O": "W<sup>O</sup>",
     "worked.panel.output": "MultiHead = Concat · W<sup>O</sup>",
@@ -90,8 +89,8 @@ register("zh", {
     "worked.panel.scores": "QKᵀ",
     "worked.panel.scaled": "QKᵀ / √d<sub>k</sub>（缩放）",
     "worked.panel.masked": "+ 掩码 M（因果）",
-    "worked.panel.alpha": "α = 按行 softmax",
-    "worked.panel.z": "Z = αV",
+    "worked.panel.weights": "α = 按行 softmax",
+    "worked.panel.context": "Z = αV",
     "worked.panel.concat": "拼接(头₁, 头₂)",
     "worked.panel.W_O": "W<sup>O</sup>",
     "worked.panel.output": "多头注意力 = 拼接 · W<sup>O</sup>",
@@ -245,7 +244,7 @@ def panel_titles(t) -> dict:
 def spelled_out(ctx: PageContext, stages: dict, row: int, causal: bool, head: Optional[int] = None) -> None:
     for line in worked.zi_latex(stages, row, head=head):
         st.latex(line)
-    if causal and row < stages["alpha"].shape[1] - 1:
+    if causal and row < stages["weights"].shape[1] - 1:
         st.caption(ctx.t("worked.causal.note", i=row + 1))
 
 
@@ -300,7 +299,7 @@ def render(ctx: PageContext) -> None:
         matrices = input_matrices(ctx, seed, names)
         if matrices is None:
             return
-        ex = model.worked_example(seed, causal=causal, n_heads=N_HEADS if two_heads else 1, **matrices)
+        ex = worked_example(seed, causal=causal, n_heads=N_HEADS if two_heads else 1, **matrices)
         titles = panel_titles(t)
         st.markdown(f"#### {t('worked.step.qkv')}")
         st.latex(LATEX_QKV)

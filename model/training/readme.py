@@ -1,12 +1,13 @@
-"""`python -m model.readme` writes the built-in models' measured numbers into README.md."""
+"""`python -m model.training.readme` writes the built-in models' measured numbers into README.md."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from .catalog import BUILTIN_NAMES, read_model_card
+from ..catalog import BUILTIN_NAMES, read_model_card
+from ..trace import architecture
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 DESCRIPTIONS = {
     "toy-seq2seq": "encoder-decoder; tasks by prefix: `copy:`, `reverse:`, `sort:`, `swap:` (word order)",
     "toy-gpt": "decoder-only; Python's own documentation (pydoc_data) mixed with repeated random spans",
@@ -32,7 +33,7 @@ def metrics_table() -> str:
         c = card["config"]
         measured = "<br>".join(f"{LABELS.get(k, k)}: {v:.1%}" if k != "induction_best_head"
                                else f"{LABELS[k]}: {v:.2f}" for k, v in card.get("metrics", {}).items())
-        stacks = " + ".join([f"{c['n_layers']}"] * (2 if c["architecture"] == "encoder-decoder" else 1))
+        stacks = " + ".join([f"{c['n_layers']}"] * (2 if architecture(c["architecture"]).has_cross else 1))
         lines.append(f"| `{name}` | {DESCRIPTIONS[name]} | {stacks} × {c['n_heads']}, {c['d_model']} | "
                      f"{card['steps']} steps × {card['batch_size']}, {card['train_seconds'] / 60:.1f} min | {measured} |")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""`python -m model.corpus` rebuilds assets/corpus.txt, the text toy-gpt and toy-bert learn from.
+"""`python -m model.training.corpus` rebuilds assets/corpus.txt, the text toy-gpt and toy-bert learn from.
 
 The source is the Python standard library's own documentation (pydoc_data.topics, shipped with
 every CPython, PSF licence), kept to the characters of the built-in tokenizer so the models see
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from .tasks import CORPUS_PATH
-from .tokenizer import CHARACTERS
+from ..tokenizer import CHARACTERS
 
 MAX_CHARS = 400_000
 

@@ -10,7 +10,7 @@ import zlib
 from functools import lru_cache
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+from ..catalog import ASSETS
 CORPUS_PATH = ASSETS / "corpus.txt"
 
 # ---- toy-seq2seq: T5-style prefixes ---------------------------------------------------------
@@ -65,7 +65,7 @@ def task_example(rng: random.Random, task: str | None = None, split: str = "trai
 @lru_cache(maxsize=1)
 def corpus() -> str:
     if not CORPUS_PATH.exists():
-        raise FileNotFoundError(f"training corpus missing: {CORPUS_PATH} (rebuild it with python -m model.corpus)")
+        raise FileNotFoundError(f"training corpus missing: {CORPUS_PATH} (rebuild it with python -m model.training.corpus)")
     return CORPUS_PATH.read_text(encoding="utf-8")
 
 

@@ -1,4 +1,4 @@
-"""`python -m model.train NAME` rebuilds a built-in model's checkpoints in assets/NAME/.
+"""`python -m model.training NAME` rebuilds a built-in model's checkpoints in assets/NAME/.
 
 Fixed seeds make each run repeat: same data, same initial weights. Four snapshots are kept
 (untrained = the seeded initial weights, early, middle, final) so the app can show attention
@@ -19,11 +19,12 @@ import torch
 from torch import nn
 
 from . import evaluate
-from .builtin import BuiltinModel, load_builtin
-from .catalog import checkpoint_path, config_path, read_model_card
+from ..backends.builtin import load_builtin
+from ..runner import Runner
+from ..catalog import checkpoint_path, config_path, read_model_card
 from .tasks import TASKS, corpus_window, random_span, repeated_span_text, task_example
-from .tokenizer import SPECIALS, CharTokenizer
-from .transformer import Transformer, TransformerConfig
+from ..tokenizer import SPECIALS, CharTokenizer
+from ..transformer import Transformer, TransformerConfig
 
 TOKENIZER = CharTokenizer()
 # Where in training each snapshot is taken, as a share of the steps.
@@ -38,7 +39,7 @@ class Recipe:
     lr: float
     warmup: int
     make_batch: Callable[[random.Random, int], dict]   # -> tensors for loss()
-    measure: Callable[[BuiltinModel], dict]            # -> the card's metrics
+    measure: Callable[[Runner], dict]            # -> the card's metrics
 
 
 def _pad(rows, pad=TOKENIZER.pad_id):
@@ -58,7 +59,7 @@ def seq2seq_batch(rng: random.Random, size: int) -> dict:
     return {"src": _pad(src), "tgt_in": tgt[:, :-1], "labels": tgt[:, 1:]}
 
 
-def measure_seq2seq(model: BuiltinModel) -> dict:
+def measure_seq2seq(model: Runner) -> dict:
     metrics = {f"exact_match_{task}": evaluate.seq2seq_exact_match(model, task) for task in TASKS}
     metrics["reverse_alignment_best_head"] = float(evaluate.reverse_alignment(model).max())
     return metrics
@@ -87,7 +88,7 @@ def gpt_batch(rng: random.Random, size: int) -> dict:
     return {"tgt_in": ids[:, :-1], "labels": ids[:, 1:]}
 
 
-def measure_gpt(model: BuiltinModel) -> dict:
+def measure_gpt(model: Runner) -> dict:
     induction = evaluate.induction_scores(model)
     return {"induction_accuracy": induction["accuracy"],
             "induction_best_head": float(induction["head_scores"].max())}
@@ -115,7 +116,7 @@ def bert_batch(rng: random.Random, size: int) -> dict:
     return {"src": _pad(src), "labels": torch.tensor(labels)}
 
 
-def measure_bert(model: BuiltinModel) -> dict:
+def measure_bert(model: Runner) -> dict:
     return {"masked_accuracy": evaluate.masked_accuracy(model)}
 
 
