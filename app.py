@@ -1,6 +1,6 @@
 """Attention Explorer: type text, run a small Transformer, see every stage of every head.
 
-A frame around the pages (DESIGN.md): page config, the sidebar's choices, Streamlit's navigation
+A frame around the pages (docs/ARCHITECTURE.md): page config, the sidebar's choices, Streamlit's navigation
 over the pages of ui/registry.py, and for the page shown its text, trace and PageContext. The
 model's cached work is in ui/runs.py; the pages are in ui/pages/. No maths here.
 """

@@ -6,7 +6,7 @@ over the keys that remain:
 
     α'_ij = α_ij / Σ_{j' kept} α_ij'  =  softmax over the kept keys of the same logits,
 
-so the filtered record still satisfies the record's invariant (DESIGN.md), and its context is
+so the filtered record still satisfies the record's invariant (docs/ARCHITECTURE.md), and its context is
 recomputed as α' @ v over the kept keys. It is a view for reading the pattern, not what the
 model computed: the app says so next to the switch.
 """

@@ -1,4 +1,4 @@
-"""The DESIGN.md invariant of an AttentionRecord, shared by every test that checks records."""
+"""The docs/ARCHITECTURE.md invariant of an AttentionRecord, shared by every test that checks records."""
 import numpy as np
 
 

@@ -13,7 +13,7 @@ from .figure import figure
 from .stages import STAGE_TITLES, stage_values
 
 # Plotly paints one image in well under a second where dozens of heatmaps take ~10 s
-# (DESIGN.md, performance rules); numpy does the colouring instead.
+# (docs/ARCHITECTURE.md, performance rules); numpy does the colouring instead.
 TILE_PIXELS = 96       # cells are repeated until a tile is about this big, so the hatch shows
 MAX_CELL_PIXELS = 8
 GAP_PIXELS = 6
