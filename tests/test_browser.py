@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from urllib.parse import quote
 
 from bench.appserver import ServerError, running_app
 from tests.apptest import wait_for_charts
@@ -261,13 +262,18 @@ def assert_view_kept(page, model: str, text: str, **params) -> None:
         assert box.input_value() == text
 
 
-def test_back_and_forward_step_between_pages(server, browser, errors):
-    """Four pages opened from the page list; Back three times shows each of them again, in
-    reverse, with the model and text kept; Forward once moves on again."""
-    from urllib.parse import quote
+def watched_page(browser, errors):
+    """A fresh 1400×1000 context and page whose console errors land in `errors`."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     watch(page, errors)
+    return context, page
+
+
+def test_back_and_forward_step_between_pages(server, browser, errors):
+    """Four pages opened from the page list; Back three times shows each of them again, in
+    reverse, with the model and text kept; Forward once moves on again."""
+    context, page = watched_page(browser, errors)
     text = "the cat sat on the mat"
     page.goto(f"{server}/?model=toy-gpt&text={quote(text)}&layer=1&head=2")
     wait_for_charts(page, 2)
@@ -295,10 +301,7 @@ def test_back_and_forward_step_between_pages(server, browser, errors):
 
 def test_the_page_list_follows_the_language_and_keeps_the_view(server, browser, errors):
     """In Chinese the page list reads in Chinese; a click in it opens the page, view kept."""
-    from urllib.parse import quote
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    watch(page, errors)
+    context, page = watched_page(browser, errors)
     text = "reverse: abc"
     page.goto(f"{server}/?model=toy-seq2seq&text={quote(text)}&lang=zh&kind=cross")
     wait_for_charts(page, 2)
@@ -321,10 +324,7 @@ def test_the_page_list_follows_the_language_and_keeps_the_view(server, browser, 
 def test_an_old_link_opens_its_page_and_the_url_takes_the_new_form(server, browser, errors):
     """/?page=anatomy&... (a link in a lecturer's slides) opens Head anatomy with the same view;
     the address bar then says /anatomy?... without `page`."""
-    from urllib.parse import quote
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    watch(page, errors)
+    context, page = watched_page(browser, errors)
     text = "the cat sat"
     page.goto(f"{server}/?page=anatomy&model=toy-gpt&text={quote(text)}&layer=1&head=2&query=3&key=1")
     wait_for_charts(page, 3)
