@@ -121,7 +121,7 @@ _BART = Family("BART", "post", {"encoder": "encoder.layers", "decoder": "decoder
                Attention("encoder_attn_layer_norm", "encoder_attn.out_proj"),
                Network("final_layer_norm", "fc1", "activation_fn", "fc2"))
 
-# transformers' model_type -> its layout. Each is tested with a tiny model (tests/test_block.py).
+# transformers' model_type -> its layout. Each is tested with a tiny model (tests/unit/test_block.py).
 FAMILIES = {
     "builtin": Family(
         "built-in", "pre", {"encoder": "encoder", "decoder": "decoder"},

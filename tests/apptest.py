@@ -2,15 +2,15 @@
 import base64
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from tests import ROOT
 from ui.context import VIEW_KEY
 from ui.registry import DEFAULT as DEFAULT_PAGE
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(ROOT / "app.py")
 TIMEOUT = 180   # the first run imports torch and loads a checkpoint
 
 
@@ -49,9 +49,27 @@ def assert_clean(at) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
-def chart_specs(at) -> list[dict]:
-    """Every plotly chart on the page, as the figure JSON the browser receives."""
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+def charts(at) -> dict[str, dict]:
+    """Every plotly chart on the page by the key its page drew it with (ctx.chart(figure, key),
+    e.g. "explore.detail"), as the figure JSON the browser receives, in the page's order.
+
+    This is the one way tests find a chart: by what the page calls it, not by the type of its
+    first trace or its position, which change when a figure is redrawn.
+    """
+    found = {}
+    for element in at.get("plotly_chart"):
+        # Streamlit's element id is "$$ID-<hash>-<key>" (elements/lib/utils.py).
+        key = element.proto.id.split("-", 2)[2]
+        assert key != "None", "every chart is drawn through ctx.chart with a key"
+        found[key] = json.loads(element.proto.spec)
+    return found
+
+
+def chart(at, key: str) -> dict:
+    """The one chart drawn with `key`; fails naming the charts the page did draw."""
+    found = charts(at)
+    assert key in found, f"no chart {key!r} on the page; it shows {list(found)}"
+    return found[key]
 
 
 def spec(fig) -> dict:

@@ -7,7 +7,7 @@ import torch
 
 import model
 from model import catalog, recording
-from invariants import assert_record_invariants
+from tests.invariants import assert_record_invariants
 
 INPUTS = {
     "toy-seq2seq": ["reverse: hello", "sort: 你好世界 abc", "copy: 🙂👍🏽 ok", "x", "swap: a <b> & c"],

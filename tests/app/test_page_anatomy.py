@@ -1,6 +1,5 @@
 """Head anatomy: viz/anatomy.py on hand-made records, and the page through AppTest."""
 import functools
-import json
 import re
 import os
 
@@ -13,7 +12,7 @@ from viz import anatomy
 from viz.stages import MATRIX_VIEWS
 from viz.labels import position_labels, token_labels
 from tests import apptest
-from tests.apptest import array, assert_clean, spec
+from tests.apptest import array, assert_clean, chart, spec
 from tests.invariants import hand_record
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -207,16 +206,6 @@ def start(**params):
     return apptest.start(**{"page": "anatomy", **params})
 
 
-def charts(at) -> dict:
-    """The page's figures by the meta of their first trace: scores, α, q, Q and the head view."""
-    found = {}
-    for chart in at.get("plotly_chart"):
-        fig = json.loads(chart.proto.spec)
-        name = fig["data"][0].get("meta")
-        found["headview" if str(name).startswith(("lines", "legend")) else name] = fig
-    return found
-
-
 def reference(name: str):
     network = model.load(name)
     new_tokens = app.NEW_TOKENS if network.architecture == "decoder-only" else 0
@@ -234,24 +223,24 @@ def test_page_shows_the_record_of_the_chosen_head_and_cell(name, kind):
     i, j = min(5, len(record.query_tokens) - 1), 2
     at = start(model=name, kind=kind, layer=layer, head=head, query=i, key=j)
     assert_clean(at)
-    figs = charts(at)
-    assert set(figs) == {"scores", "α", "q", "Q", "headview"}
+    figs = apptest.charts(at)
+    assert list(figs) == ["anatomy.pipeline", "anatomy.row", "anatomy.neuron", "anatomy.qkv", "anatomy.headview"]
 
-    panels = by_meta(figs["scores"])
+    panels = by_meta(figs["anatomy.pipeline"])
     np.testing.assert_allclose(array(panels["scores"]["z"]), record.scores[head], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(array(panels["scaled"]["z"]), record.scores[head] * record.scale, rtol=1e-4, atol=1e-4)
     allowed = record.allowed
     np.testing.assert_allclose(array(panels["weights"]["z"])[allowed], record.weights[head][allowed], atol=1e-5)
     assert np.isnan(array(panels["weights"]["z"])[~allowed]).all()
-    assert figs["scores"]["layout"]["yaxis"]["ticktext"] == token_labels(record.query_tokens)
+    assert figs["anatomy.pipeline"]["layout"]["yaxis"]["ticktext"] == token_labels(record.query_tokens)
 
-    neuron = by_meta(figs["q"])
+    neuron = by_meta(figs["anatomy.neuron"])
     q, k = array(neuron["q"]["y"]), array(neuron["k"]["y"])
     np.testing.assert_allclose(q, record.q[head, i], atol=1e-5)
     np.testing.assert_allclose(k, record.k[head, j], atol=1e-5)
     assert float((q * k).sum()) == pytest.approx(float(record.scores[head, i, j]), rel=1e-3, abs=1e-3)
     np.testing.assert_allclose(array(neuron["z"]["y"]), record.context[head, i], atol=1e-5)
-    row = by_meta(figs["α"])["α"]
+    row = by_meta(figs["anatomy.row"])["α"]
     np.testing.assert_allclose(array(row["y"]), record.weights[head, i], atol=1e-6)
     assert row["marker"]["color"][j] == anatomy.CHOSEN_COLOR
     latex = " ".join(element.value for element in at.latex)
@@ -272,39 +261,39 @@ def test_widgets_change_the_figures_and_the_url():
 
     at.selectbox(key="w.query").set_value(3).run()
     assert_clean(at)
-    np.testing.assert_allclose(array(by_meta(charts(at)["q"])["q"]["y"]), record.q[0, 3], atol=1e-5)
+    np.testing.assert_allclose(array(by_meta(chart(at, "anatomy.neuron"))["q"]["y"]), record.q[0, 3], atol=1e-5)
     assert at.query_params["query"] == "3"
 
     at.selectbox(key="w.key").set_value(7).run()
     assert_clean(at)
-    np.testing.assert_allclose(array(by_meta(charts(at)["q"])["k"]["y"]), record.k[0, 7], atol=1e-5)
+    np.testing.assert_allclose(array(by_meta(chart(at, "anatomy.neuron"))["k"]["y"]), record.k[0, 7], atol=1e-5)
     assert at.query_params["key"] == "7" and at.query_params["query"] == "3"
-    marks = [s for s in charts(at)["scores"]["layout"]["shapes"] if s["type"] == "rect"]
+    marks = [s for s in chart(at, "anatomy.pipeline")["layout"]["shapes"] if s["type"] == "rect"]
     assert {(s["x0"], s["y0"]) for s in marks} == {(6.5, 2.5)}
 
     at.radio(key="w.head").set_value(2).run()
     assert_clean(at)
-    np.testing.assert_allclose(array(by_meta(charts(at)["scores"])["scores"]["z"]), record.scores[2], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(array(by_meta(charts(at)["α"])["α"]["y"]), record.weights[2, 3], atol=1e-6)
+    np.testing.assert_allclose(array(by_meta(chart(at, "anatomy.pipeline"))["scores"]["z"]), record.scores[2], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(array(by_meta(chart(at, "anatomy.row"))["α"]["y"]), record.weights[2, 3], atol=1e-6)
     assert at.query_params["head"] == "2"
 
     at.multiselect(key="anatomy.heads").set_value([0, 3]).run()
     assert_clean(at)
-    legend = [t["meta"] for t in charts(at)["headview"]["data"] if str(t.get("meta", "")).startswith("legend")]
+    legend = [t["meta"] for t in chart(at, "anatomy.headview")["data"] if str(t.get("meta", "")).startswith("legend")]
     assert legend == ["legend head 0", "legend head 3"]
 
     # Another kind has another number of query tokens: the chosen cell is kept only if it exists.
     at.radio(key="w.kind").set_value("encoder").run()
     assert_clean(at)
     encoder = trace.get("encoder", 1)
-    np.testing.assert_allclose(array(by_meta(charts(at)["α"])["α"]["y"]), encoder.weights[2, 3], atol=1e-6)
+    np.testing.assert_allclose(array(by_meta(chart(at, "anatomy.row"))["α"]["y"]), encoder.weights[2, 3], atol=1e-6)
     last = len(encoder.query_tokens) - 1
     assert last >= len(record.query_tokens)           # a row the cross matrix does not have
     at.selectbox(key="w.query").set_value(last).run()
     at.radio(key="w.kind").set_value("cross").run()
     assert_clean(at)
     assert at.selectbox(key="w.query").value == 0 and "query" not in at.query_params
-    np.testing.assert_allclose(array(by_meta(charts(at)["α"])["α"]["y"]), record.weights[2, 0], atol=1e-6)
+    np.testing.assert_allclose(array(by_meta(chart(at, "anatomy.row"))["α"]["y"]), record.weights[2, 0], atol=1e-6)
 
 
 @pytest.mark.skipif("toy-bert" not in model.available(), reason="needs toy-bert")

@@ -1,5 +1,5 @@
 """Script in text and links never runs, on any page, in Debian's Chromium against a hosted-mode
-server. tests/test_browser.py covers the Explore text box and a linked stage; this file covers
+server. tests/browser/test_browser.py covers the Explore text box and a linked stage; this file covers
 the other pages (their selectboxes, tables, step viewer and plotly titles carry token text),
 the Target box, and several kinds of script, not just one."""
 from urllib.parse import urlencode

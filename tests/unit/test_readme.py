@@ -1,13 +1,13 @@
 """The README keeps its promises: the two commands first, and the numbers the cards measured."""
 import json
 import re
-from pathlib import Path
 
 import model
 from model.catalog import config_path
 from model.training.readme import metrics_table
+from tests import ROOT
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = ROOT / "README.md"
 
 
 def test_opens_with_run_and_test_commands():

@@ -1,17 +1,16 @@
 """The running app in Debian's Chromium: charts paint, no console errors, typed markup stays text;
 pages are routes: the page list, Back and Forward, and old ?page= links."""
 import re
-from pathlib import Path
 
 import pytest
 from urllib.parse import quote
 
 from bench.appserver import ServerError, running_app
 from tests.apptest import wait_for_charts
+from tests import ROOT
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 PAYLOAD = '<img src=x onerror="window.__pwned=1">'
 STARTUP_SECONDS = 120   # streamlit imports torch on the first page load; CI machines are slow

@@ -26,10 +26,10 @@ import pytest
 
 from bench.appserver import ServerError, launch_chromium, running_app
 from viz.labels import token_labels
+from tests import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
 SESSIONS = 20
 CONTEXTS = 4
 LOAD_SECONDS = 60

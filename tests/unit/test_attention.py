@@ -65,7 +65,7 @@ def test_stages_are_the_equation():
 def test_masks():
     assert causal_mask(3).tolist() == [[True, False, False], [True, True, False], [True, True, True]]
     ids = torch.tensor([[3, 4, 0]])
-    # Keys only: padding queries are masked by the recorder, for every backend (tests/test_models.py).
+    # Keys only: padding queries are masked by the recorder, for every backend (tests/unit/test_models.py).
     assert padding_mask(ids, 0)[0].tolist() == [[True, True, False], [True, True, False], [True, True, False]]
     cross = padding_mask(torch.tensor([[3, 0]]), 0, n_queries=3)
     assert cross.shape == (1, 3, 2) and cross[0].tolist() == [[True, False], [True, False], [True, False]]

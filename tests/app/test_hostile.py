@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import unicodedata
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -18,10 +17,11 @@ from streamlit.testing.v1 import AppTest
 from ui import hosting
 from ui.i18n import translator
 from ui.state import MAX_TEXT_CHARS, PAGES
+from tests import ROOT
 
 pytestmark = pytest.mark.slow
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(ROOT / "app.py")
 TIMEOUT = 180
 MODELS = ("toy-seq2seq", "toy-gpt", "toy-bert")
 # Intervene draws nothing until something is switched off.

@@ -4,11 +4,10 @@ import json
 import re
 import shlex
 import tomllib
-from pathlib import Path
 
 import pytest
+from tests import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def instructions() -> list[tuple[str, str]]:

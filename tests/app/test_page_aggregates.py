@@ -1,5 +1,5 @@
 """Aggregates page and viz/aggregate_figures.py: mean over heads, rollout, entropy and distance maps
-(the measures themselves: analysis/, tests/test_aggregates.py)."""
+(the measures themselves: analysis/, tests/unit/test_aggregates.py)."""
 import json
 import math
 
@@ -13,8 +13,7 @@ from analysis import (head_entropy, kept_positions, mean_attention_distance, mea
 from model.trace import AttentionRecord
 from viz import aggregate_figures as figures
 from viz.labels import position_labels, token_labels
-from tests.apptest import array, assert_clean, spec, start
-from tests.apptest import chart_specs as figures_of
+from tests.apptest import array, assert_clean, chart, charts, spec, start
 
 KINDS = {"encoder-decoder": ["encoder", "decoder", "cross"], "decoder-only": ["decoder"],
          "encoder-only": ["encoder"]}
@@ -126,25 +125,25 @@ def test_every_kind_of_every_model_draws_the_right_numbers(name):
         at = start(page="aggregates", model=name, kind=kind)
         assert_clean(at)
         records = trace.records_of(kind)
-        figs = figures_of(at)
-        types = [[d["type"] for d in f["data"]] for f in figs]
-        mean, rest = figs[0], figs[1:]
-        assert types[0] == ["heatmap"] * network.n_layers
+        figs = charts(at)
+        mean = figs["aggregates.mean"]
+        assert [d["type"] for d in mean["data"]] == ["heatmap"] * network.n_layers
         for r, heat in zip(records, mean["data"]):
             z = array(heat["z"])
             assert z.shape == r.weights.shape[1:]
             np.testing.assert_allclose(z[r.allowed], mean_over_heads(r)[r.allowed], atol=1e-6)
         if kind == "cross":
-            assert len(rest) == 2, "no rollout for cross-attention"
+            assert list(figs) == ["aggregates.mean", "aggregates.entropy", "aggregates.distance"], \
+                "no rollout for cross-attention"
             assert any("self-attention only" in info.value for info in at.info)
         else:
             expected = rollout(records)
-            np.testing.assert_allclose(array(rest[0]["data"][0]["z"]), expected, atol=1e-6)
-            assert rest[0]["layout"]["yaxis"]["ticktext"] == token_labels(records[0].query_tokens)
-            assert rest[1]["data"][0]["type"] == "bar"
-            np.testing.assert_allclose(array(rest[1]["data"][0]["y"]), expected[-1], atol=1e-6)   # last query row
-            rest = rest[2:]
-        entropy, distance = rest
+            matrix, bars = figs["aggregates.rollout"], figs["aggregates.rollout_row"]
+            np.testing.assert_allclose(array(matrix["data"][0]["z"]), expected, atol=1e-6)
+            assert matrix["layout"]["yaxis"]["ticktext"] == token_labels(records[0].query_tokens)
+            assert bars["data"][0]["type"] == "bar"
+            np.testing.assert_allclose(array(bars["data"][0]["y"]), expected[-1], atol=1e-6)   # last query row
+        entropy, distance = figs["aggregates.entropy"], figs["aggregates.distance"]
         np.testing.assert_allclose(array(entropy["data"][0]["z"]), per_head_grid(records, head_entropy), atol=1e-5)
         dist = array(distance["data"][0]["z"])
         if kind == "cross":
@@ -161,7 +160,7 @@ def test_choosing_a_rollout_row_redraws_the_bars():
     n = expected.shape[0]
     at.selectbox(key=f"aggregates.row.encoder.{n}").set_value(2).run()
     assert_clean(at)
-    bars = [f for f in figures_of(at) if f["data"][0]["type"] == "bar"][0]
+    bars = chart(at, "aggregates.rollout_row")
     np.testing.assert_allclose(array(bars["data"][0]["y"]), expected[2], atol=1e-6)
     assert "(2)" in bars["layout"]["title"]["text"]
 
@@ -181,7 +180,7 @@ def test_open_in_explore_jumps_to_the_chosen_head():
     # The page is the URL's path now (ui/registry.py), no longer a query parameter.
     assert at.session_state["view"].page == "explore"
     assert (flat["kind"], flat["layer"], flat["head"]) == ("decoder", "2", "1")
-    heat = [f for f in figures_of(at) if f["data"][0]["type"] == "heatmap"][0]
+    heat = chart(at, "explore.detail")
     r = trace.get("decoder", 2)
     np.testing.assert_allclose(array(heat["data"][0]["z"])[r.allowed], r.weights[1][r.allowed], atol=1e-6)
 
@@ -200,7 +199,7 @@ def test_hidden_special_tokens_show_the_full_rollout_restricted(name, kind):
     matrix = rollout(full.records_of(kind))
     kept = kept_positions(flags, matrix.shape[0])
     shown = restrict(matrix, kept)
-    rollout_fig, bars = figures_of(at)[1:3]
+    rollout_fig, bars = chart(at, "aggregates.rollout"), chart(at, "aggregates.rollout_row")
     np.testing.assert_allclose(array(rollout_fig["data"][0]["z"]), shown, atol=1e-6)
     tokens = [full.records_of(kind)[0].query_tokens[i] for i in kept]
     assert rollout_fig["layout"]["yaxis"]["ticktext"] == token_labels(tokens)
@@ -222,8 +221,8 @@ def test_chinese_interface():
 def test_typed_markup_stays_text():
     at = start(page="aggregates", model="toy-bert", text="<b>x</b>")
     assert_clean(at)
-    figs = figures_of(at)
-    rollout_fig, bars = figs[1], figs[2]
+    figs = charts(at)
+    rollout_fig, bars = figs["aggregates.rollout"], figs["aggregates.rollout_row"]
     assert rollout_fig["layout"]["xaxis"]["ticktext"][:3] == ["&lt;", "b", "&gt;"]
     assert bars["layout"]["title"]["text"].startswith("rollout row of &gt; (7)")
-    assert "<b>" not in json.dumps([f["layout"] for f in figs])
+    assert "<b>" not in json.dumps([f["layout"] for f in figs.values()])

@@ -1,5 +1,4 @@
 """The Generation page: viz/generation.py on hand-made records and steps, and the page in AppTest."""
-import json
 
 import numpy as np
 import plotly.graph_objects as go
@@ -10,7 +9,7 @@ from viz import generation as gen
 from viz.overview import tiles_rgb
 from viz.labels import position_labels, token_label, token_labels
 from tests import apptest
-from tests.apptest import array, assert_clean, spec
+from tests.apptest import array, assert_clean, chart, spec
 
 
 
@@ -172,16 +171,6 @@ def start(**params):
     return apptest.start(**{"page": "generation", **params})
 
 
-def figures(at) -> dict:
-    """The page's plotly figures by their chart key (the element id ends with the key)."""
-    found = {}
-    for chart in at.get("plotly_chart"):
-        fig = json.loads(chart.proto.spec)
-        found[next(k for k in ("cross_grid", "cross_mean", "step_prediction", "step_attention", "teacher")
-                   if chart.proto.id.endswith(f"generation.{k}") or f"generation.{k}" in chart.proto.id)] = fig
-    return found
-
-
 def test_encoder_only_model_says_it_does_not_generate():
     at = start(model="toy-bert")
     assert_clean(at)
@@ -199,17 +188,17 @@ def test_decoder_only_steps_continue_the_typed_text():
     steps = model.load("toy-gpt").generate_steps(text, 3)
     assert at.slider(key="generation.step").max == len(steps) - 1 == 2
     at.slider(key="generation.step").set_value(2).run()
-    figs = figures(at)
-    assert set(figs) == {"step_prediction", "step_attention"}      # no cross-attention in a decoder-only model
-    strip = figs["step_prediction"]["data"][0]
+    figs = apptest.charts(at)
+    assert set(figs) == {"generation.step_prediction", "generation.step_attention"}      # no cross-attention in a decoder-only model
+    strip = figs["generation.step_prediction"]["data"][0]
     assert strip["text"] == token_labels(["<bos>", *text, steps[0].token, steps[1].token, steps[2].token])
-    z = array(figs["step_attention"]["data"][0]["z"])
+    z = array(figs["generation.step_attention"]["data"][0]["z"])
     record = steps[2].records[0]                                   # decoder, layer 0
     np.testing.assert_allclose(z[:-1], record.weights[:, -1, :], atol=1e-5)
     # Teacher forcing for a decoder-only model: the typed text is the given sequence.
     at.radio(key="generation.mode").set_value("teacher").run()
     assert_clean(at)
-    teacher = figures(at)["teacher"]["data"][0]
+    teacher = chart(at, "generation.teacher")["data"][0]
     trace = model.load("toy-gpt").trace(text)
     assert teacher["text"][1] == token_labels(list(text))
     assert teacher["text"][2] == token_labels([p[0][0] for p in trace.predictions[:len(text)]])
@@ -228,14 +217,14 @@ def test_seq2seq_steps_show_the_model_token_top5_and_attention_rows():
     for t in (0, 2):
         at.slider(key="generation.step").set_value(t).run()
         assert_clean(at)
-        figs = figures(at)
+        figs = apptest.charts(at)
         step = steps[t]
-        strip, bars = figs["step_prediction"]["data"]
+        strip, bars = figs["generation.step_prediction"]["data"]
         assert strip["text"][-1] == token_label(step.token)
         assert strip["text"] == token_labels(step.records[0].query_tokens + [step.token])
         assert bars["y"] == [token_label(tok) for tok, _ in step.top]
         np.testing.assert_allclose(array(bars["x"]), [p for _, p in step.top], rtol=1e-4, atol=1e-6)
-        cross, dec = figs["step_attention"]["data"]
+        cross, dec = figs["generation.step_attention"]["data"]
         record = next(r for r in step.records if r.kind == "cross" and r.layer == 2)
         np.testing.assert_allclose(array(cross["z"])[:-1], record.weights[:, -1, :], atol=1e-5)
         assert cross["x"] == position_labels(record.key_tokens)
@@ -245,11 +234,11 @@ def test_seq2seq_steps_show_the_model_token_top5_and_attention_rows():
         shown.append(array(cross["z"]))
     assert not np.allclose(shown[0], shown[1])          # the slider changed the row on show
     # Section 1: the cross-attention of the generated target, marked where generation begins.
-    figs = figures(at)
+    figs = apptest.charts(at)
     trace = network.trace(text)
-    grid_lines = [s for s in figs["cross_grid"]["layout"]["shapes"] if s["type"] == "line"]
-    assert grid_lines and figs["cross_grid"]["layout"]["xaxis"]["ticktext"][-1] == "mean"
-    mean = figs["cross_mean"]
+    grid_lines = [s for s in figs["generation.cross_grid"]["layout"]["shapes"] if s["type"] == "line"]
+    assert grid_lines and figs["generation.cross_grid"]["layout"]["xaxis"]["ticktext"][-1] == "mean"
+    mean = figs["generation.cross_mean"]
     np.testing.assert_allclose(array(mean["data"][0]["z"]), trace.get("cross", 2).weights.mean(0), atol=1e-5)
     assert mean["layout"]["yaxis"]["ticktext"] == token_labels(trace.decoder_tokens)
     assert {s["y0"] for s in mean["layout"]["shapes"]} == {trace.generated_from - 0.5}
@@ -261,10 +250,10 @@ def test_teacher_forcing_shows_predictions_beside_the_given_target():
     at = start(model="toy-seq2seq", text=text, target=target)
     assert_clean(at)
     assert at.radio(key="generation.mode").value == "teacher"      # a typed target asks for it
-    figs = figures(at)
-    assert set(figs) == {"cross_grid", "cross_mean", "teacher"}
+    figs = apptest.charts(at)
+    assert set(figs) == {"generation.cross_grid", "generation.cross_mean", "generation.teacher"}
     trace = network.trace(text, target)
-    heat = figs["teacher"]["data"][0]
+    heat = figs["generation.teacher"]["data"][0]
     assert heat["text"][0] == ["&lt;bos&gt;", "c", "b", "x"]
     assert heat["text"][1] == ["c", "b", "x", "&lt;eos&gt;"]
     predicted = [p[0][0] for p in trace.predictions]
@@ -273,15 +262,15 @@ def test_teacher_forcing_shows_predictions_beside_the_given_target():
     assert differs[2]                                   # the model reverses "abc": it predicts "a", not "x"
     assert list(array(heat["z"])[2]) == [2 if d else 1 for d in differs]
     # The given target is drawn, unmarked (nothing was generated).
-    assert figs["cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(["<bos>", *target])
-    assert not figs["cross_mean"]["layout"].get("shapes")
+    assert figs["generation.cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(["<bos>", *target])
+    assert not figs["generation.cross_mean"]["layout"].get("shapes")
     # Free generation ignores the typed target: the model's own output, marked, and the steps.
     at.radio(key="generation.mode").set_value("free").run()
     assert_clean(at)
-    figs = figures(at)
-    assert set(figs) == {"cross_grid", "cross_mean", "step_prediction", "step_attention"}
-    assert figs["cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(network.trace(text).decoder_tokens)
-    assert figs["cross_mean"]["layout"]["shapes"]
+    figs = apptest.charts(at)
+    assert set(figs) == {"generation.cross_grid", "generation.cross_mean", "generation.step_prediction", "generation.step_attention"}
+    assert figs["generation.cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(network.trace(text).decoder_tokens)
+    assert figs["generation.cross_mean"]["layout"]["shapes"]
 
 
 def test_chinese_interface_explains_both_modes():

@@ -3,7 +3,7 @@ import numpy as np
 
 import model
 from model import Intervention
-from invariants import assert_record_invariants
+from tests.invariants import assert_record_invariants
 
 
 def test_no_intervention_is_the_plain_run():

@@ -2,10 +2,8 @@
 refused with a message (previous model kept), hidden in hosted mode, reopened from a link."""
 import pytest
 
-from tests.apptest import assert_clean, start
-from tests.apptest import chart_specs as figures
-from tests.test_app import detail
-from tests.test_hf import TEXT, build
+from tests.apptest import assert_clean, chart, charts, start
+from tests.tiny_hf import TEXT, build
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +29,7 @@ def test_a_folder_typed_in_the_sidebar_becomes_the_model(folder):
     assert at.selectbox(key="w.model").value == path
     assert path in at.selectbox(key="w.model").options
     assert at.query_params["model"] in (path, [path])
-    assert len(figures(at)) == 2 and detail(at)["data"][0]["type"] == "heatmap"
+    assert len(charts(at)) == 2 and chart(at, "explore.detail")["data"][0]["type"] == "heatmap"
     # a Hugging Face model has no training snapshots to slide through
     assert not [s for s in at.select_slider if s.key == "w.snapshot"]
 
@@ -45,7 +43,7 @@ def test_a_bad_folder_gives_a_message_and_keeps_the_model(tmp_path):
         assert not at.exception
         assert at.selectbox(key="w.model").value == "toy-gpt"
         assert any("could not be loaded" in e.value for e in at.sidebar.error), [e.value for e in at.error]
-        assert len(figures(at)) == 2          # the page still draws the previous model
+        assert len(charts(at)) == 2          # the page still draws the previous model
 
 
 def test_hosted_mode_has_no_path_field(monkeypatch):
@@ -64,7 +62,7 @@ def test_a_linked_folder_reopens_on_every_kind_of_page(folder, family, page):
     at = start(model=path, page=page, text=TEXT, **extra)
     assert_clean(at)
     assert at.selectbox(key="w.model").value == path
-    assert figures(at), "the page draws its figures"
+    assert charts(at), "the page draws its figures"
 
 
 def test_a_hub_name_downloads_only_when_allowed():

@@ -19,7 +19,8 @@ import torch
 
 import model
 from model.block import FAMILIES, STEPS, block_view, family_of
-from tests.test_hf import TARGET, TEXT, build
+from tests import ROOT
+from tests.tiny_hf import TARGET, TEXT, build
 
 # Each stack's layers and what follows its last layer (a final norm, or None: the last layer's
 # output is the stack's output), as paths from the network's base model.
@@ -237,8 +238,7 @@ def test_refusals_name_what_is_supported(builtins):
 
 def test_names_import_without_torch():
     code = "import sys; import model.block as b; assert b.STEPS[0] == 'input'; print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
 
 

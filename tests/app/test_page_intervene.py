@@ -8,8 +8,7 @@ import model
 from model import Intervention
 from model.trace import AttentionRecord
 from viz import intervene as vi
-from tests.apptest import array, assert_clean, param, spec, start
-from tests.apptest import chart_specs as figures_of
+from tests.apptest import array, assert_clean, chart, charts, param, spec, start
 
 
 
@@ -114,7 +113,7 @@ def test_every_model_shows_what_changed(name):
     off = Intervention(heads_off=frozenset({(kind, 0, 0), (kind, 0, 1)}))
     before, after = network.trace(text, max_new_tokens=new), network.trace(text, max_new_tokens=new, intervention=off)
     assert [c.value for c in at.code][-2:] == [before.output_text, after.output_text]
-    summary, detail = figures_of(at)
+    summary, detail = chart(at, "intervene.summary"), chart(at, "intervene.detail")
     pairs, grid = vi.change_grid(before.records, after.records)
     np.testing.assert_allclose(array(summary["data"][0]["z"]), grid, atol=1e-5)
     if kind == "encoder":   # the encoder input is not regenerated: layer 0's own weights stay
@@ -166,7 +165,7 @@ def test_masking_a_key_token_empties_its_column_in_the_after_trace():
     assert_clean(at)
     assert at.multiselect(key="intervene.masked").options[6] == f"{source[6]} (6)"
     before = network.trace(text).get("encoder", 1)
-    detail = figures_of(at)[1]
+    detail = chart(at, "intervene.detail")
     for h, heat in enumerate(detail["data"]):
         after_weights = array(heat["z"]) + before.weights[h]          # Δ + before = after
         np.testing.assert_allclose(after_weights[:, 6], 0, atol=1e-6)
@@ -179,7 +178,7 @@ def test_heads_off_widget_lands_sorted_in_the_url():
     at.multiselect(key="w.heads_off").set_value([("decoder", 1, 2), ("cross", 0, 1)]).run()
     assert_clean(at)
     assert param(at, "heads_off") == "cross.0.1,decoder.1.2"
-    assert len(figures_of(at)) == 2
+    assert set(charts(at)) == {"intervene.summary", "intervene.detail"}
     # The same link opened fresh shows the same choice.
     again = start(page="intervene", model="toy-seq2seq", heads_off=param(at, "heads_off"))
     assert list(again.multiselect(key="w.heads_off").value) == [("cross", 0, 1), ("decoder", 1, 2)]
@@ -195,7 +194,7 @@ def test_decoder_only_masks_prompt_positions():
     masked.set_value([3]).run()
     assert_clean(at)
     after = network.trace(text, max_new_tokens=app.NEW_TOKENS, intervention=Intervention(hidden_decoder_keys=frozenset({3})))
-    detail = figures_of(at)[1]
+    detail = chart(at, "intervene.detail")
     np.testing.assert_allclose(array(detail["data"][0]["z"]),
                                vi.weight_change(before.get("decoder", 1), after.get("decoder", 1))[0], atol=1e-5)
     assert np.all(after.get("decoder", 1).weights[:, :, 3] == 0)

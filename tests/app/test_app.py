@@ -9,16 +9,13 @@ import app
 import model
 from ui.state import PAGES
 from viz.labels import token_labels
-from tests.apptest import assert_clean, start
-from tests.apptest import chart_specs as figures
+from tests.apptest import assert_clean, chart, charts, start
 
 
 
 def detail(at) -> dict:
     """The Explore page's interactive heatmap of one head."""
-    found = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"]
-    assert len(found) == 1, "expected one detail heatmap"
-    return found[0]
+    return chart(at, "explore.detail")
 
 
 def shape(fig) -> tuple[int, ...]:
@@ -44,8 +41,9 @@ def test_explore_draws_every_kind_of_every_model(name):
         at = start(model=name, kind=kind, layer=network.n_layers - 1, head=1)
         assert_clean(at)
         assert at.text_input(key="w.text").value == text
-        figs = figures(at)
-        assert [f["data"][0]["type"] for f in figs] == ["image", "heatmap"]
+        figs = charts(at)
+        assert {key: f["data"][0]["type"] for key, f in figs.items()} == {"explore.overview": "image",
+                                                                          "explore.detail": "heatmap"}
         fig = detail(at)
         trace = network.trace(text, max_new_tokens=app.NEW_TOKENS if network.architecture == "decoder-only" else 0)
         record = trace.get(kind, network.n_layers - 1)
@@ -118,7 +116,7 @@ def test_bad_url_values_fall_back_with_a_note(params):
     assert_clean(at)
     notes = [w.value for w in at.warning] + [c.value for c in at.caption]
     assert any("default" in n or "does not exist" in n or "has no" in n for n in notes + [c.value for c in at.code])
-    assert len(figures(at)) == 2
+    assert list(charts(at)) == ["explore.overview", "explore.detail"]
 
 
 def test_pad_to_shows_the_padding_mask():
@@ -209,7 +207,7 @@ def test_lecture_mode_enlarges_figures_and_drops_controls():
     assert not [n for n in lecture.number_input if n.key == "w.pad_to"]
     assert shape(detail(lecture)) == (80, 80)
     # projector-sized text in every figure
-    for fig in figures(lecture):
+    for fig in charts(lecture).values():
         layout = fig["layout"]
         assert layout["font"]["size"] >= 18 and layout["title"]["font"]["size"] >= 24
         axes = [v for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]

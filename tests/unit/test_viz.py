@@ -12,6 +12,7 @@ import viz
 from viz import colors
 from viz.overview import GAP_PIXELS, cell_pixels
 from tests.invariants import hand_record as make_record
+from tests import ROOT
 
 
 def spec(fig):
@@ -233,8 +234,7 @@ def test_the_app_validates_figures_only_when_the_environment_asks(monkeypatch):
 
 
 def test_nothing_in_viz_reads_the_environment_or_fakes_a_record():
-    from pathlib import Path
-    for path in sorted((Path(__file__).resolve().parents[1] / "viz").glob("*.py")):
+    for path in sorted((ROOT / "viz").glob("*.py")):
         source = path.read_text(encoding="utf-8")
         for needle in ("os.environ", "getenv", "SimpleNamespace"):
             assert needle not in source, f"{path.name}: {needle}"
