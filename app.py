@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Optional
 
+import pandas as pd
 import streamlit as st
 
 import model
 from model.special import has_special
-from ui import hosting
-from ui.context import VIEW_KEY, PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
+from model.tokenizer import MASK
+from viz.labels import VISIBLE
+from ui import first_views, hosting, lecture, model_guide, share
+from ui.context import (VIEW_KEY, PageContext, bound, forget_widget, keep_widget_values, set_view, shown_errors,
+                        sync_url, view)
 from ui.i18n import translator
 from ui.pages import navigation_pages
 from ui.registry import DEFAULT as DEFAULT_PAGE
@@ -25,22 +29,10 @@ from ui.registry import page as page_entry
 from ui.runs import NEW_TOKENS, Runs, load_model  # noqa: F401  (NEW_TOKENS: tests read app.NEW_TOKENS)
 from ui.state import LANGS, SNAPSHOTS, ViewState, fit_to_model, from_query
 
-DEFAULT_TEXTS = {
-    "toy-seq2seq": "reverse: hello world",
-    "toy-gpt": "the cat sat on the mat. the cat sat on the",
-    "toy-bert": "the c[MASK]t sat on the m[MASK]t",
-    "minilm": "The animal didn't cross the street because it was too tired.",
-}
-FALLBACK_TEXT = "hello world"
+# Each model's first text: its first view (ui/first_views.py), where it does what it was trained for.
+DEFAULT_TEXTS = first_views.FIRST_TEXTS
+FALLBACK_TEXT = first_views.FALLBACK_TEXT
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-# Headings need the .stApp prefix, and their inner spans (classed st-...) must inherit:
-# the [class*="st-"] rule would otherwise outrank a bare h1.
-LECTURE_CSS = """<style>
-html, body, [class*="st-"], .stMarkdown, label, p { font-size: 1.25rem !important; }
-.stApp h1 { font-size: 3rem !important; } .stApp h2, .stApp h3 { font-size: 2.2rem !important; }
-.stApp h1 *, .stApp h2 *, .stApp h3 * { font-size: inherit !important; }
-.stApp { background: #ffffff; color: #000000; }
-</style>"""
 
 
 # ---- controls ---------------------------------------------------------------------------------
@@ -55,17 +47,16 @@ def start_session(models: list[str]) -> list[str]:
             models.append(linked)
         default = model.DEFAULT_MODEL if model.DEFAULT_MODEL in models else models[0]
         state, notes = from_query(st.query_params.to_dict(), models, default)
+        # The model's first view fills what the link leaves open; a link's own values win.
+        state = replace(state, **first_views.unlinked_values(state.model, st.query_params.to_dict()))
         st.session_state[VIEW_KEY] = state
         st.session_state["url_notes"] = notes
     return st.session_state["url_notes"]
 
 
 def _model_changed() -> None:
-    """A new model gets its own example text, unless the user typed their own."""
-    name = st.session_state["w.model"]
-    if view().text in (None, "", FALLBACK_TEXT, *DEFAULT_TEXTS.values()):
-        set_view(text=DEFAULT_TEXTS.get(name, FALLBACK_TEXT))
-        forget_widget("text")
+    """A new model opens on its first view; text the user typed stays."""
+    first_views.on_model_change(st.session_state["w.model"])
 
 
 EXTRA_MODELS = "extra_models"   # session: names loaded by path or cached name in this session
@@ -131,15 +122,16 @@ def sidebar_controls(models: list[str], t) -> tuple[str, str]:
         else:
             snapshot = "final"
         bound(st.radio, "lang", t("control.lang"), options=list(LANGS), horizontal=True,
-              format_func=lambda code: {"en": "English", "zh": "中文"}[code])
+              format_func=lambda code: {"en": "English", "zh": "中文"}[code], on_change=keep_widget_values)
         bound(st.toggle, "lecture", t("control.lecture"))
+        share.copy_link_button(t)
     return name, snapshot
 
 
 def text_controls(arch: model.Architecture, t) -> tuple[str, Optional[str]]:
     """(text, target); target is None unless an encoder-decoder is given one (teacher forcing)."""
     if view().text is None:
-        set_view(text=DEFAULT_TEXTS.get(view().model, FALLBACK_TEXT))
+        set_view(text=first_views.text_of(view().model))
     if arch.reads_target:
         text_box, target_box = st.columns([3, 2])
     else:
@@ -151,6 +143,16 @@ def text_controls(arch: model.Architecture, t) -> tuple[str, Optional[str]]:
         target = clipped("target", bound(target_box.text_input, "target", t("control.target"),
                                          placeholder=t("control.target.placeholder"),
                                          help=t("control.target.help")), t)
+    name = view().model
+    # Cached: the frame loaded this model (same name, snapshot and version) before the text box.
+    network = load_model(name, view().snapshot if name in model.BUILTIN_NAMES else "final",
+                         model.weights_version(name))
+    if view().lecture:
+        # a hall needs the picture on its first screen: what the model reads is one click away
+        with st.expander(t("guide.lecture"), expanded=False):
+            model_guide.show(network, session_models(), t)
+    else:
+        model_guide.show(network, session_models(), t)
     return text, (target or None)
 
 
@@ -177,26 +179,64 @@ def special_controls(t) -> bool:
 # ---- views ------------------------------------------------------------------------------------
 
 def output_view(trace: model.Trace, network, t) -> None:
+    # What in the input the model was not trained on, before what it made of it.
+    new_tokens = NEW_TOKENS if trace.arch.generates and not trace.arch.has_encoder else 0
+    model_guide.show_warnings(network, trace, t, new_tokens)
     key = f"output.{trace.arch.name}" + (".given" if trace.target is not None else "")
     if not trace.predictions and not trace.output_text:
         st.caption(t("output.no_head"))      # e.g. a sentence encoder: attention only
     elif trace.output_text:
-        st.markdown(f"**{t(key)}**")
+        # in a hall the label sits beside the output: one line less above the picture
+        label, box = st.columns([1, 4], vertical_alignment="center") if view().lecture else (st, st)
+        heading = t(key)
+        if view().lecture and network.snapshot != "final":     # the note below is left out in a hall
+            heading += " · " + t("msg.snapshot.short", snapshot=t(f"snapshot.{network.snapshot}"))
+        label.markdown(f"**{heading}**")
         # st.code shows the text as it is: no Markdown, no HTML, whatever the model or user wrote.
-        st.code(trace.output_text, language=None, wrap_lines=True)
+        box.code(trace.output_text, language=None, wrap_lines=True)
     else:
         st.markdown(f"**{t(key)}**")
         st.caption(t("output.none"))
-    if trace.truncated:
-        st.warning(t("msg.truncated", max_len=network.max_len, n=trace.truncated))
-    unknown = sorted({tok for tok, unk in zip(trace.encoder_tokens + trace.decoder_tokens,
-                                               trace.encoder_unknown + trace.decoder_unknown) if unk})
-    if unknown:
-        st.caption(t("msg.unknown"))
-        st.code(" ".join(unknown), language=None)
+    mask_guesses_view(trace, t)
+    if network.snapshot != "final" and not view().lecture:
+        st.info(t("msg.snapshot", snapshot=t(f"snapshot.{network.snapshot}")))
+    if view().lecture:            # the model's size and the label key are in the guide above
+        return
     c = network.config
-    st.caption(t("model.summary", name=network.name, architecture=network.architecture,
+    st.caption(t("model.summary", name=network.name, architecture=t(f"arch.{network.architecture}"),
                  n_layers=c.n_layers, n_heads=c.n_heads, d_model=c.d_model))
+    if shows_whitespace(trace):       # character models: a space or newline is a token of its own
+        st.caption(t("model.whitespace"))
+
+
+def mask_guesses_view(trace: model.Trace, t) -> None:
+    """The five best guesses at each [MASK], under the filled text: how sure the model is."""
+    if trace.arch.generates or not trace.predictions:
+        return
+    masks = [i for i, token in enumerate(trace.encoder_tokens) if token == MASK]
+    if not masks:
+        return
+    st.markdown(f"**{t('output.top5')}**")
+    escaped = model_guide.markdown_escaped
+    rows = [{t("output.top5.mask"): escaped(mask_context(trace.encoder_tokens, i)), t("output.top5.position"): i,
+             **{str(rank): f"{escaped(VISIBLE.get(token, token))}  {p:.0%}"
+                for rank, (token, p) in enumerate(trace.predictions[i], start=1)}}
+            for i in masks]
+    # st.table renders Markdown in its cells: text and guesses are escaped, so "*" or "<" stay characters
+    st.table(pd.DataFrame(rows))
+
+
+def mask_context(tokens: list[str], i: int, width: int = 4) -> str:
+    """The [MASK] at i with up to `width` tokens either side: "s m[MASK]tho" (characters are
+    joined as they are, word pieces with spaces)."""
+    joiner = "" if all(len(token) == 1 for token in tokens if token != MASK) else " "
+    return joiner.join(tokens[max(0, i - width):i + width + 1])
+
+
+def shows_whitespace(trace: model.Trace) -> bool:
+    """Does any token label stand for a space or newline (drawn as ␣ or ↵)?"""
+    return any(mark in token for token in trace.encoder_tokens + trace.decoder_tokens
+               for mark in (" ", "\n", "␣", "↵"))
 
 
 # ---- pages ------------------------------------------------------------------------------------
@@ -262,16 +302,17 @@ def page_context(entry: PageEntry, runs: Runs, t) -> Optional[PageContext]:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Attention Explorer", layout="wide")
     models = session_models()
     if not models:
+        st.set_page_config(page_title="Attention Explorer", layout="wide")
         st.error(translator("en")("msg.no_models"))
         return
     linked = VIEW_KEY not in st.session_state and "page" in st.query_params
-    notes = start_session(models)
-    t = translator(view().lang)
+    notes = start_session(models)    # reads the link into the view; draws nothing
+    st.set_page_config(page_title="Attention Explorer", layout="wide",
+                       initial_sidebar_state=lecture.sidebar_state(view().lecture))
+    t = translator(view().lang)      # a language just picked is already in the view (bound's callback)
     name, snapshot = sidebar_controls(models, t)
-    t = translator(view().lang)      # the language may have just changed: the page titles follow
     ctx = None                       # set below, before the chosen page runs and reads it
     # The view's query goes into the address bar before st.navigation, so that a page switch is
     # one entry in the browser's history and Back and Forward step between pages: the page list
@@ -283,10 +324,10 @@ def main() -> None:
     pages = navigation_pages(t, lambda entry: entry.render(ctx))
     current = st.navigation(list(pages.values()), position="sidebar")
     entry = route(pages, current, linked)
-    if view().lecture:
-        st.html(LECTURE_CSS)   # a constant: no user text reaches HTML
-    st.title(t("app.title"))
-    st.caption(t("app.caption"))
+    lecture.style(view().lecture)
+    if not view().lecture:        # in a hall the page's own title is the heading (ui/lecture.py)
+        st.title(t("app.title"))
+        st.caption(t("app.caption"))
     if notes:
         st.warning(t("msg.url_note", note=len(notes)))
         st.code("\n".join(notes), language=None)   # the link's raw values, shown as plain text

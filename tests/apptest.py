@@ -98,3 +98,19 @@ def wait_for_charts(page, count: int, timeout_s: float = 120) -> None:
     page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot .svg-container').length >= {count}",
                            timeout=timeout_s * 1000)
     page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+
+
+def wait_until_idle(page, quiet_s: float = 1.5, timeout_s: float = 90) -> None:
+    """Browser: until Streamlit has shown no running script for `quiet_s` in a row. A click's run
+    may start a moment after the click and the address bar changes early in a run, so neither
+    "the status is gone" nor "the URL changed" alone says the page is drawn."""
+    import time
+    deadline, quiet_since = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        busy = page.evaluate("!!document.querySelector('[data-testid=stStatusWidget]')")
+        now = time.monotonic()
+        quiet_since = None if busy else (quiet_since or now)
+        if quiet_since is not None and now - quiet_since >= quiet_s:
+            return
+        page.wait_for_timeout(200)
+    raise TimeoutError(f"the app still ran a script after {timeout_s} s")

@@ -33,19 +33,54 @@ def sync_url() -> None:
         st.query_params.from_dict(wanted)
 
 
-def bound(widget: Callable, field: str, label: str, **kwargs) -> Any:
+def bound(widget: Callable, field: str, label: str, on_change: Optional[Callable] = None, instance: str = "",
+          **kwargs) -> Any:
     """widget(label, ...) (st.radio, a column's selectbox...) whose value is the view's `field`.
 
     Streamlit forgets a widget's state when a page stops drawing it; the view keeps the value,
-    and the widget is re-seeded from it whenever it comes back.
+    and the widget is re-seeded from it whenever it comes back. A change is written into the
+    view by the widget's callback, which Streamlit runs before the script: the whole run sees it
+    (a language picked in the sidebar translates the sidebar drawn above it in the same run).
     """
-    key = f"w.{field}"
+    # `instance`: one widget per instance for a field whose options differ by instance (the
+    # encoder's positions and the decoder's): the browser keeps a slider where it was when its
+    # options change under the same key, whatever the server sets.
+    key = f"w.{field}" + (f".{instance}" if instance else "")
     if key not in st.session_state:
-        st.session_state[key] = getattr(view(), field)
-    value = widget(label, key=key, **kwargs)
+        value, options = getattr(view(), field), kwargs.get("options")
+        chosen = value if isinstance(value, (tuple, list)) else (value,)    # a multiselect holds several
+        # a value that is not an option here is left out: the widget opens on its default and
+        # the view follows it (Streamlit would raise on it)
+        if options is None or all(v in list(options) for v in chosen):
+            st.session_state[key] = value
+
+    def changed() -> None:
+        set_view(**{field: st.session_state[key]})
+        if on_change is not None:
+            on_change()
+
+    value = widget(label, key=key, on_change=changed, **kwargs)
     if value != getattr(view(), field):
         set_view(**{field: value})
     return value
+
+
+def keep_widget_values() -> None:
+    """Store every widget's value again as its Python value, from the language switch's callback,
+    before the labels of the widgets change.
+
+    A radio, select box or slider keeps its state as the *label* of the chosen option (its
+    format_func's text); once the labels are in another language no option matches the kept one,
+    and Streamlit empties the widget or falls back to its first option (a training snapshot of
+    "untrained"). A value set from a callback is matched by value, then drawn with the new labels
+    (measured in Chromium: tests/browser/test_language_switch.py). Booleans are left alone: buttons
+    cannot be set, and a checked box has no label to lose; so are dicts (a data editor's edits
+    cannot be set either).
+    """
+    for key in list(st.session_state.keys()):
+        value = st.session_state[key]
+        if value is not None and not isinstance(value, (bool, dict)):
+            st.session_state[key] = value
 
 
 def forget_widget(field: str) -> None:

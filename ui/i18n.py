@@ -10,6 +10,7 @@ EN = {
     # Page titles in the page list: one `page.<id>` per entry of ui/registry.py, in both tables.
     "page.explore": "Explore",
     "page.anatomy": "Head anatomy",
+    "page.block": "Encoder block",
     "page.generation": "Generation",
     "page.worked-example": "Worked example",
     "page.aggregates": "Aggregates",
@@ -38,6 +39,9 @@ EN = {
     "kind.cross": "Encoder–decoder (cross) attention",
     "kind.encoder.help": "every position sees every other",
     "kind.decoder.help": "no position sees the future",
+    "kind.decoder.mask": ("The mask acts on the scores, before the softmax: a future position's score (key j after "
+                          "query i) becomes −∞, so its weight α is 0. The value vectors V are untouched. (The source "
+                          "text says V is set to −∞; it is the scores that are.)"),
     "kind.cross.help": "decoder queries, encoder keys and values",
     "stage.scores": "raw scores q·k",
     "stage.scaled": "scaled (× scale)",
@@ -48,7 +52,6 @@ EN = {
     "stage.context": "context z = αV",
     "msg.empty": "Please type some text above to see its attention.",
     "msg.truncated": "The input was too long for this model ({max_len} tokens): {n} tokens were cut from the end.",
-    "msg.unknown": "Characters outside this model's vocabulary (it reads them as <unk>; the labels keep them):",
     "msg.load_error": "The model could not be loaded: {error}",
     "msg.error": "Something went wrong while {what}. The details are in the server log.",
     "msg.no_models": "No model files were found in assets/. Rebuild them with: python -m model.training NAME",
@@ -59,7 +62,17 @@ EN = {
     "output.decoder-only": "Continuation (greedy)",
     "output.encoder-only": "Text with each [MASK] filled by the top prediction",
     "output.none": "(the model produced no text)",
-    "model.summary": "{name}: {architecture}, {n_layers} layers × {n_heads} heads, d_model {d_model}. Token labels: ␣ is a space, ↵ a newline.",
+    "model.summary": "{name}: {architecture}, {n_layers} layers × {n_heads} heads, d_model {d_model}.",
+    "msg.snapshot.short": "training: {snapshot}",
+    "arch.encoder-only": "encoder-only",
+    "arch.decoder-only": "decoder-only",
+    "arch.encoder-decoder": "encoder–decoder",
+    "msg.snapshot": ("Training progress: {snapshot}. These are the weights saved at that point of training, so "
+                     "the output is expected to be wrong; the attention shows what the model had learnt by then."),
+    "model.whitespace": "Token labels: ␣ is a space, ↵ a newline.",
+    "output.top5": "The five best guesses at each [MASK]",
+    "output.top5.mask": "[MASK] in the text",
+    "output.top5.position": "position",
     "overview.title": "All layers × heads",
     "detail.title": "One head",
     "download.trace": "Download the trace (.npz: every record of this input)",
@@ -84,6 +97,7 @@ ZH = {
     "app.caption": "Attention(Q, K, V) = softmax(QKᵀ / √d_k) V：针对你输入的文本，展示一个小型 Transformer 每一层、每个头的注意力。",
     "page.explore": "探索",
     "page.anatomy": "注意力头剖析",
+    "page.block": "编码器块",
     "page.generation": "生成",
     "page.worked-example": "计算示例",
     "page.aggregates": "汇总",
@@ -112,6 +126,8 @@ ZH = {
     "kind.cross": "编码器-解码器注意力",
     "kind.encoder.help": "每个位置都能看到所有位置",
     "kind.decoder.help": "任何位置都看不到未来",
+    "kind.decoder.mask": ("掩码作用在分数上、softmax 之前：未来位置（键 j 在查询 i 之后）的分数变为 −∞，因此其权重 α 为 0。"
+                          "值向量 V 不受影响。（原文说把 V 设为 −∞；实际上被设为 −∞ 的是分数。）"),
     "kind.cross.help": "查询来自解码器，键和值来自编码器",
     "stage.scores": "原始分数 q·k",
     "stage.scaled": "缩放后（× 缩放因子）",
@@ -122,7 +138,6 @@ ZH = {
     "stage.context": "上下文 z = αV",
     "msg.empty": "请在上方输入文本以查看其注意力。",
     "msg.truncated": "输入超出此模型的长度上限（{max_len} 个词元）：末尾有 {n} 个词元被截去。",
-    "msg.unknown": "不在此模型词表中的字符（模型将其读作 <unk>；标签保留原字符）：",
     "msg.load_error": "无法加载模型：{error}",
     "msg.error": "{what}时出错。详细信息见服务器日志。",
     "msg.no_models": "assets/ 中没有找到模型文件。请用 python -m model.training NAME 重新生成。",
@@ -133,7 +148,16 @@ ZH = {
     "output.decoder-only": "续写（贪心）",
     "output.encoder-only": "用最高预测填充每个 [MASK] 后的文本",
     "output.none": "（模型没有生成文本）",
-    "model.summary": "{name}：{architecture}，{n_layers} 层 × {n_heads} 个头，d_model {d_model}。词元标签：␣ 为空格，↵ 为换行。",
+    "model.summary": "{name}：{architecture}，{n_layers} 层 × {n_heads} 个头，d_model {d_model}。",
+    "msg.snapshot.short": "训练进度：{snapshot}",
+    "arch.encoder-only": "仅编码器",
+    "arch.decoder-only": "仅解码器",
+    "arch.encoder-decoder": "编码器-解码器",
+    "msg.snapshot": "训练进度：{snapshot}。这是训练到这一步时保存的权重，输出本来就会出错；注意力显示的是模型此时已学到的东西。",
+    "model.whitespace": "词元标签：␣ 为空格，↵ 为换行。",
+    "output.top5": "每个 [MASK] 处最可能的五个猜测",
+    "output.top5.mask": "文本中的 [MASK]",
+    "output.top5.position": "位置",
     "overview.title": "所有层 × 头",
     "detail.title": "单个头",
     "download.trace": "下载追踪数据（.npz：此输入的全部记录）",
@@ -170,3 +194,11 @@ def translator(lang: str) -> Callable[..., str]:
         return text.format(**values) if values else text
 
     return t
+
+
+# The figures' words (viz/text.py, keys "fig.*") join this table: one table for the app (and for
+# anything that reads it), and a page hands ctx.t to the viz functions' `t`.
+from viz.text import EN as _FIGURE_EN, ZH as _FIGURE_ZH  # noqa: E402  (viz.text imports nothing)
+
+EN.update(_FIGURE_EN)
+ZH.update(_FIGURE_ZH)

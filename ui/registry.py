@@ -36,6 +36,8 @@ class PageEntry:
 PAGES = (
     PageEntry("explore", "explore", needs_trace=True, hides_special=True),
     PageEntry("anatomy", "anatomy", needs_trace=True, hides_special=True),
+    # The block's steps at one position of the model's own tokens: nothing is hidden.
+    PageEntry("block", "block", needs_trace=True, hides_special=False),
     # Generation and Intervene keep every position: their steps and hidden keys are counted
     # over the model's own tokens.
     PageEntry("generation", "generation", needs_trace=True, hides_special=False),

@@ -62,6 +62,17 @@ def cached_steps(name: str, snapshot: str, version: int, text: str, max_new_toke
                                      intervention=model.Intervention(frozenset(heads_off)))
 
 
+@st.cache_resource(show_spinner="Computing the block…", max_entries=hosting.TRACE_CACHE_ENTRIES)
+def cached_block(name: str, snapshot: str, version: int, text: str, target: Optional[str], kind: str, layer: int,
+                 position: int, _model):
+    """model.block.block_view of one layer at one position (it traces the text once more, with
+    hooks). The same continuation as cached_trace, so that positions are the page's trace's."""
+    from model.block import block_view
+    new_tokens = NEW_TOKENS if _model.arch.generates and not _model.arch.has_encoder else 0
+    with hosting.model_slot():
+        return block_view(_model, text, kind, layer, position, target=target, max_new_tokens=new_tokens)
+
+
 def with_cpu_fallback(compute: Callable, name: str, snapshot: str, version: int, t):
     """compute(network) on the cached model; if CUDA runs out of memory, once more on a CPU copy
     (cached apart), with a note. The GPU copy stays: the next, smaller input may well fit."""
@@ -102,6 +113,15 @@ class Runs:
             lambda net: cached_trace(self.name, self.snapshot, self.version, text, target, int(pad_to),
                                      tuple(sorted(i.heads_off)), tuple(sorted(i.hidden_encoder_keys)),
                                      tuple(sorted(i.hidden_decoder_keys)), hide, net),
+            self.name, self.snapshot, self.version, self.t)
+
+    def block(self, text: str, target: Optional[str], kind: str, layer: int, position: int):
+        """The block view (model/block.py) of the stack `kind` at `layer` and `position`, for the
+        same text and target as trace() (no padding, no intervention), cached."""
+        text, target = hosting.clip(text)[0], (hosting.clip(target)[0] or None) if target else None
+        return with_cpu_fallback(
+            lambda net: cached_block(self.name, self.snapshot, self.version, text, target, kind, int(layer),
+                                     int(position), net),
             self.name, self.snapshot, self.version, self.t)
 
     def steps(self, text: str, max_new_tokens: int, intervention=None) -> list:

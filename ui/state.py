@@ -5,7 +5,8 @@ default and leaves a note for the page to show. Nothing here raises on user inpu
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional, Sequence
 
 from model.trace import KINDS, LEGACY_STAGES, SNAPSHOTS
@@ -19,6 +20,13 @@ STAGES = MATRIX_VIEWS
 LANGS = ("en", "zh")
 MAX_TEXT_CHARS = 2000      # a URL carries at most this much text; the model truncates further
 MAX_INDEX = 4096           # layers, heads and token positions are far below this
+DECODER_INPUTS = ("teacher", "free")
+DEFAULT_NEW_TOKENS = 16
+MAX_NEW_TOKENS = 64
+MAX_SEED = 2**31 - 1
+WORKED_MATRICES = ("X", "W_Q", "W_K", "W_V", "W_O")   # the worked example's editable 4 × 4 matrices
+WORKED_SIZE = 4
+EDIT_LIMIT = 1000.0        # |entry| bound of an edited cell (as the page's editors allow)
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,18 @@ class ViewState:
     heads_off: tuple = ()            # intervene: ((kind, layer, head), ...)
     lecture: bool = False
     hide_special: bool = False       # drop [CLS], <bos>, <pad>... from the views, rows renormalised
+    # Generation: the decoder's input ("teacher", "free"; empty: teacher forcing when a target is
+    # typed, else free), how many tokens a decoder-only model adds, the step shown.
+    decoder_input: str = ""
+    new_tokens: int = DEFAULT_NEW_TOKENS
+    step: int = 0
+    # The worked example: its seed, switches, the row spelled out (1-based, as z₁ in the source
+    # text) and the cells edited by hand: ((matrix, row, column, value), ...) over the seed's.
+    seed: int = 0
+    causal: bool = False
+    two_heads: bool = False
+    row: int = 1
+    edits: tuple = ()
 
 
 def _first(value):
@@ -79,6 +99,37 @@ def _parse_heads_off(raw, notes) -> tuple:
     return tuple(sorted(set(heads)))
 
 
+def _parse_edits(raw, notes) -> tuple:
+    """'X.0.1:0.5,W_Q.2.3:-1' -> (("X", 0, 1, 0.5), ("W_Q", 2, 3, -1.0)): the worked example's
+    hand-edited cells. Each must name a matrix, a row and column inside it and a finite number
+    within ±EDIT_LIMIT; anything else is dropped with a note."""
+    edits = {}
+    limit = len(WORKED_MATRICES) * WORKED_SIZE ** 2
+    for item in str(raw)[:limit * 40].split(",")[:limit]:
+        item = item.strip()
+        if not item:
+            continue
+        where, _, number = item.partition(":")
+        parts = where.split(".")
+        try:
+            value = float(number)
+        except ValueError:
+            value = math.nan
+        if (len(parts) == 3 and parts[0] in WORKED_MATRICES
+                and all(p.isascii() and p.isdigit() and len(p) == 1 and int(p) < WORKED_SIZE for p in parts[1:])
+                and math.isfinite(value) and abs(value) <= EDIT_LIMIT):
+            edits[(parts[0], int(parts[1]), int(parts[2]))] = value
+        else:
+            notes.append(f"edits entry {_show(item)} is not matrix.row.column:number; ignored.")
+    return tuple((name, r, c, v) for (name, r, c), v in sorted(edits.items()))
+
+
+def edits_query(edits: tuple) -> str:
+    """The URL form of a worked example's edits (the inverse of _parse_edits); repr keeps every
+    digit a float32 entry needs."""
+    return ",".join(f"{name}.{r}.{c}:{value!r}" for name, r, c, value in edits)
+
+
 def from_query(params: Mapping, models: Sequence[str], default_model: str) -> tuple[ViewState, list[str]]:
     """ViewState from query parameters, plus notes on every value that was refused."""
     notes: list[str] = []
@@ -86,7 +137,7 @@ def from_query(params: Mapping, models: Sequence[str], default_model: str) -> tu
     get = lambda name: _first(params.get(name)) if name in params else None  # noqa: E731
 
     choices = {"page": PAGES, "kind": KINDS, "stage": STAGES, "lang": LANGS, "snapshot": SNAPSHOTS,
-               "model": tuple(models)}
+               "model": tuple(models), "decoder_input": DECODER_INPUTS}
     for name, allowed in choices.items():
         raw = get(name)
         if name == "stage" and isinstance(raw, str):
@@ -109,10 +160,13 @@ def from_query(params: Mapping, models: Sequence[str], default_model: str) -> tu
             raw = raw[:MAX_TEXT_CHARS]
         values[name] = raw
 
-    for name in ("layer", "pad_to", "query", "key"):
+    ranges = {"layer": (0, MAX_INDEX), "pad_to": (0, MAX_INDEX), "query": (0, MAX_INDEX), "key": (0, MAX_INDEX),
+              "step": (0, MAX_INDEX), "new_tokens": (1, MAX_NEW_TOKENS), "seed": (0, MAX_SEED),
+              "row": (1, WORKED_SIZE)}
+    for name, (low, high) in ranges.items():
         raw = get(name)
         if raw is not None:
-            value = _parse_int(raw, name, notes)
+            value = _parse_int(raw, name, notes, low, high)
             if value is not None:
                 values[name] = value
 
@@ -127,7 +181,9 @@ def from_query(params: Mapping, models: Sequence[str], default_model: str) -> tu
 
     if get("heads_off") is not None:
         values["heads_off"] = _parse_heads_off(get("heads_off"), notes)
-    for name in ("lecture", "hide_special"):
+    if get("edits") is not None:
+        values["edits"] = _parse_edits(get("edits"), notes)
+    for name in ("lecture", "hide_special", "causal", "two_heads"):
         raw = get(name)
         if raw is not None:
             values[name] = str(raw).strip().lower()[:8] in ("1", "true", "yes", "on")
@@ -165,17 +221,19 @@ def to_query(state: ViewState, defaults: ViewState = ViewState()) -> dict[str, s
     page is the URL's path (/anatomy), not a parameter; from_query still reads `page` from links
     made before pages had paths."""
     query = {"model": state.model}
-    for name in ("text", "target", "kind", "stage", "snapshot", "lang"):
+    for name in ("text", "target", "kind", "stage", "snapshot", "lang", "decoder_input"):
         value = getattr(state, name)
         if value is not None and value != getattr(defaults, name):
             query[name] = value
-    for name in ("layer", "head", "pad_to", "query", "key"):
+    for name in ("layer", "head", "pad_to", "query", "key", "step", "new_tokens", "seed", "row"):
         value = getattr(state, name)
         if value != getattr(defaults, name):
             query[name] = str(value)
     if state.heads_off:
         query["heads_off"] = ",".join(f"{k}.{l}.{h}" for k, l, h in state.heads_off)
-    for name in ("lecture", "hide_special"):
+    if state.edits:
+        query["edits"] = edits_query(state.edits)
+    for name in ("lecture", "hide_special", "causal", "two_heads"):
         if getattr(state, name):
             query[name] = "1"
     return query

@@ -16,8 +16,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .colors import colorscale, hatch_image, png_data_uri, stage_scale, value_range
-from .labels import position_labels, token_label, token_labels
+from .figure import SCREEN_FIGURE_PIXELS
+from .labels import (MIN_TICK_FONT, line_pixels, position_labels, remember_ticks, token_axis, token_label,
+                     token_labels, with_note)
 from .stages import stage_values
+from .text import Translator, english
 
 # Colour-blind-safe qualitative colours (plotly's "Safe" set). Head colours: the first four differ
 # in hue as well as lightness (indigo, rose, green, olive); the pale ones come last, since faint
@@ -30,7 +33,8 @@ CHOSEN_COLOR = SAFE[8]                  # dark wine, the chosen cell; far from l
 MASKED_COLOR = "rgb(150, 150, 150)"     # the mask grey of viz.colors
 LINE_THRESHOLD = 0.02                   # head view: weights below this draw no line
 OPACITY_LEVELS = 10                     # head view: one line trace per head and opacity level
-MAX_X_TICKS = 32                        # per pipeline panel; more would overlap at ~250 px wide
+PANEL_WIDTH_PIXELS = 250               # one pipeline panel, about, in the wide layout
+ROW_WIDTH_PIXELS = 700                  # the softmax row's bars: half the page
 HATCH_CELL_PIXELS = 6
 
 
@@ -50,17 +54,20 @@ def _check_cell(record, query: int, key: int) -> tuple[int, int]:
     return int(query), int(key)
 
 
-def _every(n: int, most: int) -> int:
-    """Tick step so that at most `most` of n labels are written."""
-    return max(1, math.ceil(n / most))
+def _category_ticks(tokens: Sequence[str], pixels: float, along: str, t: Translator, font: int = 12) -> tuple[dict, str]:
+    """(axis settings, note) for unique "token (i)" categories that show the bare token: every
+    label that fits in `pixels` (smaller or turned), else every k-th and a note that says so."""
+    tokens = list(tokens)
+    axis, note = token_axis(tokens, pixels / max(len(tokens), 1), along, font=font, t=t)
+    return dict(axis, showgrid=False, zeroline=False), note
 
 
-def _category_ticks(tokens: Sequence[str], most: int) -> dict:
-    """Axis settings for unique "token (i)" categories that show the bare token, thinned to `most`."""
-    names = position_labels(list(tokens))
-    step = _every(len(names), most)
-    return dict(type="category", tickmode="array", tickvals=names[::step],
-                ticktext=token_labels(list(tokens))[::step], showgrid=False, zeroline=False)
+def _row_pixels(n_rows: int, wanted: float, most: float, chrome: int) -> float:
+    """Pixels per matrix row: `wanted` pixels shared by the rows, within [a legible label's line,
+    most]; below a legible line only where the figure (with `chrome` pixels of titles, labels
+    and colour bars) would otherwise not fit a 1080-line screen (then labels are thinned)."""
+    legible = min(line_pixels(MIN_TICK_FONT), (SCREEN_FIGURE_PIXELS - chrome) / max(n_rows, 1))
+    return float(np.clip(wanted / max(n_rows, 1), legible, most))
 
 
 def _axis_ref(n: int) -> str:
@@ -76,55 +83,68 @@ def _colorbar_below(fig: go.Figure, column: int) -> dict:
                 tickfont=dict(size=10))
 
 
-def scale_label(record) -> str:
+def scale_label(record, t: Translator = english) -> str:
     """'× scale = 0.1768<br>(= 1/√32)': the factor the model applies, named as the paper would."""
     d_head = record.q.shape[-1]
-    text = f"× scale = {record.scale:.4g}"
+    text = t("fig.anatomy.scale", scale=f"{record.scale:.4g}")
     if math.isclose(record.scale, 1 / math.sqrt(d_head), rel_tol=1e-4):
-        text += f"<br>(= 1/√{d_head}, i.e. ÷√d_k)"   # two lines: panels are narrow
+        text += "<br>" + t("fig.anatomy.scale.sqrt", d=d_head)   # two lines: panels are narrow
     return text
 
 
 # ---- 1. the pipeline ---------------------------------------------------------------------------
 
-def pipeline_panels(record, head: int) -> list[tuple[str, str, np.ndarray]]:
+def pipeline_panels(record, head: int, t: Translator = english) -> list[tuple[str, str, np.ndarray]]:
     """(stage, title, [q_pos, k_pos] float32) for QKᵀ, ×scale, (+bias), mask, softmax; NaN = masked."""
     head = _check_head(record, head)
     scores = record.scores[head].astype(np.float32)                          # [q_pos, k_pos]
     # QKᵀ, its scaling and the bias are computed for every cell; the mask only acts afterwards,
     # so the first panels show every cell and only the mask and softmax panels hatch.
     scaled = (scores * np.float32(record.scale)).astype(np.float32)
-    panels = [("scores", "QKᵀ: raw scores q·k", scores),
-              ("scaled", scale_label(record), scaled)]
+    panels = [("scores", t("fig.anatomy.scores"), scores),
+              ("scaled", scale_label(record, t), scaled)]
     if record.bias is not None:
-        panels.append(("biased", "+ position bias", (scaled + record.bias[head]).astype(np.float32)))
-    panels.append(("mask", "mask<br>(coloured = may attend, hatched = masked)",
+        panels.append(("biased", t("fig.anatomy.bias"), (scaled + record.bias[head]).astype(np.float32)))
+    panels.append(("mask", t("fig.anatomy.mask"),
                    np.where(record.allowed, np.float32(1), np.float32(np.nan)).astype(np.float32)))
-    panels.append(("weights", "softmax weights α",
+    panels.append(("weights", t("fig.anatomy.weights"),
                    np.where(record.allowed, record.weights[head], np.float32(np.nan)).astype(np.float32)))
     return panels
 
 
-def pipeline_figure(record, head: int, query: Optional[int] = None, key: Optional[int] = None) -> go.Figure:
+def pipeline_figure(record, head: int, query: Optional[int] = None, key: Optional[int] = None,
+                    t: Translator = english) -> go.Figure:
     """Figure: softmax(QKᵀ·scale + bias, masked) step by step, one panel per step, shared rows."""
-    panels = pipeline_panels(record, head)
+    panels = pipeline_panels(record, head, t)
     n_q, n_k = record.allowed.shape
+    # Nothing masked (an encoder without padding): the mask panel would be one flat colour, which
+    # reads as a value; it says in words that every position sees every other instead.
+    no_mask = bool(record.allowed.all())
     fig = make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.025,
                         subplot_titles=[title for _, title, _ in panels])
     rows, cols = position_labels(record.query_tokens[:n_q]), position_labels(record.key_tokens[:n_k])
+    row_pixels = _row_pixels(n_q, 560, 36, chrome=190)
+    x_axis, x_note = _category_ticks(record.key_tokens[:n_k], PANEL_WIDTH_PIXELS, "x", t, font=10)
+    y_axis, y_note = _category_ticks(record.query_tokens[:n_q], n_q * row_pixels, "y", t)
     for column, (stage, title, z) in enumerate(panels, start=1):
         zmin, zmax = value_range(z, stage)
+        blank = stage == "mask" and no_mask
         fig.add_trace(go.Heatmap(
             z=z, x=cols, y=rows, zmin=zmin, zmax=zmax, name=stage, meta=stage,
-            colorscale=colorscale(*stage_scale(stage)), hoverongaps=False,
+            colorscale=[[0, "white"], [1, "white"]] if blank else colorscale(*stage_scale(stage)),
+            hoverongaps=False,
             # The mask panel is one colour; its meaning is in the title, not in a colour bar.
             showscale=stage != "mask",
             colorbar=_colorbar_below(fig, column),
-            hovertemplate=f"query %{{y}}<br>key %{{x}}<br>{stage} %{{z:.5g}}<extra></extra>"),
+            hovertemplate=(f"{t('fig.query')} %{{y}}<br>{t('fig.key')} %{{x}}<br>"
+                           f"{t(f'fig.stage_short.{stage}')} %{{z:.5g}}<extra></extra>")),
             row=1, col=column)
         ref = _axis_ref(column)
-        fig.update_xaxes(_category_ticks(record.key_tokens[:n_k], MAX_X_TICKS), range=[-0.5, n_k - 0.5],
-                         title=dict(text="key", font=dict(size=11)), tickfont=dict(size=10), row=1, col=column)
+        fig.update_xaxes(x_axis, range=[-0.5, n_k - 0.5], row=1, col=column,
+                         title=dict(text=with_note(t("fig.key"), x_note), font=dict(size=11)))
+        if blank:
+            fig.add_annotation(text=t("fig.anatomy.no_mask"), xref=f"x{ref} domain", yref=f"y{ref} domain",
+                               x=0.5, y=0.5, showarrow=False, font=dict(size=12))
         if np.isnan(z).any():
             # NaN cells are transparent: a hatch image behind the heatmap shows exactly there.
             hatch = hatch_image(n_q * HATCH_CELL_PIXELS, n_k * HATCH_CELL_PIXELS, HATCH_CELL_PIXELS)
@@ -134,12 +154,11 @@ def pipeline_figure(record, head: int, query: Optional[int] = None, key: Optiona
         if query is not None and key is not None:
             _mark_cell(fig, ref, *_check_cell(record, query, key))
     # Shared y: one set of query labels on the left, row 0 at the top (go.Heatmap puts it at the bottom).
-    fig.update_yaxes(_category_ticks(record.query_tokens[:n_q], 80), range=[n_q - 0.5, -0.5],
-                     tickfont=dict(size=10 if n_q > 30 else 12))
-    fig.update_yaxes(title=dict(text="query"), row=1, col=1)
-    row_pixels = float(np.clip(560 / max(n_q, 1), 10, 36))
+    fig.update_yaxes(y_axis, range=[n_q - 0.5, -0.5])
+    fig.update_yaxes(title=dict(text=with_note(t("fig.query"), y_note)), row=1, col=1)
+    axes = {f"xaxis{_axis_ref(column)}": (PANEL_WIDTH_PIXELS / n_k, "x") for column in range(1, len(panels) + 1)}
     fig.update_layout(height=int(n_q * row_pixels) + 190, margin=dict(l=10, r=10, t=50, b=95),
-                      title=None)
+                      title=None, meta=remember_ticks({}, {**axes, "yaxis": (row_pixels, "y")}, t)["meta"])
     for annotation in fig.layout.annotations:
         annotation.font = dict(size=12)
     return fig
@@ -211,17 +230,19 @@ def _num(x: float) -> str:
     return text
 
 
-def neuron_formulas(n: NeuronNumbers) -> list[str]:
-    """LaTeX lines (numbers only, no user text): score, scaled score, bias, α_ij, z_i."""
+def neuron_formulas(n: NeuronNumbers, t: Translator = english) -> list[str]:
+    """LaTeX lines (numbers and the table's words only, no user text): score, scaled score, bias,
+    α_ij, z_i."""
     i, j = n.query, n.key
+    scale, masked = t("fig.latex.scale"), t("fig.latex.masked")
     lines = [rf"s_{{{i},{j}}} = q_{{{i}}} \cdot k_{{{j}}} = \sum_{{d=1}}^{{{n.d_head}}} q_{{{i},d}}\,k_{{{j},d}}"
              rf" = {_num(n.score_sum)}",
-             rf"s_{{{i},{j}}} \times \text{{scale}} = {_num(n.score)} \times {_num(n.scale)} = {_num(n.scaled)}"]
+             rf"s_{{{i},{j}}} \times \text{{{scale}}} = {_num(n.score)} \times {_num(n.scale)} = {_num(n.scaled)}"]
     if n.bias is not None:
         lines.append(rf"\ell_{{{i},{j}}} = {_num(n.scaled)} + b_{{{i},{j}}} = {_num(n.scaled)} + ({_num(n.bias)})"
                      rf" = {_num(n.scaled + n.bias)}")
     if not n.allowed:
-        lines.append(rf"\ell_{{{i},{j}}} = -\infty \;(\text{{masked}}) \quad\Rightarrow\quad \alpha_{{{i},{j}}} = 0")
+        lines.append(rf"\ell_{{{i},{j}}} = -\infty \;(\text{{{masked}}}) \quad\Rightarrow\quad \alpha_{{{i},{j}}} = 0")
     else:
         # The softmax as computed: subtract the row maximum m first, so no exp overflows.
         lines.append(rf"\ell_{{{i},{j}}} = {_num(n.logit)}, \qquad m = \max_{{j'}} \ell_{{{i},j'}} = {_num(n.row_max)}")
@@ -232,17 +253,17 @@ def neuron_formulas(n: NeuronNumbers) -> list[str]:
     return lines
 
 
-def neuron_figure(record, head: int, query: int, key: int) -> go.Figure:
+def neuron_figure(record, head: int, query: int, key: int, t: Translator = english) -> go.Figure:
     """Figure: q_i, k_j, q_i ⊙ k_j (Σ = the score) and z_i = Σ_j α_ij v_j, one bar per d_head component."""
     n = neuron_numbers(record, head, query, key)
     head = int(head)
     q_tok = token_label(record.query_tokens[n.query])
     k_tok = token_label(record.key_tokens[n.key])
-    titles = [f"q<sub>{n.query}</sub>: query “{q_tok}”",
-              f"k<sub>{n.key}</sub>: key “{k_tok}”",
-              f"q ⊙ k: elementwise product, Σ = score = {n.score_sum:.4g}",
+    titles = [f"q<sub>{n.query}</sub>: " + t("fig.anatomy.q", token=q_tok),
+              f"k<sub>{n.key}</sub>: " + t("fig.anatomy.k", token=k_tok),
+              t("fig.anatomy.product", score=f"{n.score_sum:.4g}"),
               f"z<sub>{n.query}</sub> = Σ<sub>j</sub> α<sub>{n.query}j</sub> v<sub>j</sub>"
-              f" and the chosen key's share α<sub>{n.query},{n.key}</sub> v<sub>{n.key}</sub>"]
+              f" {t('fig.anatomy.share')} α<sub>{n.query},{n.key}</sub> v<sub>{n.key}</sub>"]
     fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=titles)
     dims = np.arange(n.d_head)
     bars = [("q", record.q[head, n.query], SAFE[4], 1),
@@ -254,7 +275,7 @@ def neuron_figure(record, head: int, query: int, key: int) -> go.Figure:
         fig.add_trace(go.Bar(x=dims, y=np.asarray(values, np.float32), name=name, meta=name,
                              marker_color=color, showlegend=row == 4,
                              hovertemplate=f"{name}[%{{x}}] = %{{y:.5g}}<extra></extra>"), row=row, col=1)
-    fig.update_xaxes(title=dict(text="component d of d_head", font=dict(size=11)), row=4, col=1)
+    fig.update_xaxes(title=dict(text=t("fig.anatomy.component"), font=dict(size=11)), row=4, col=1)
     fig.update_yaxes(zeroline=True, zerolinecolor="black", zerolinewidth=1)
     fig.update_layout(height=620, barmode="group", bargap=0.15, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", x=1, xanchor="right", y=-0.08, yanchor="top"))
@@ -263,43 +284,48 @@ def neuron_figure(record, head: int, query: int, key: int) -> go.Figure:
     return fig
 
 
-def softmax_row_figure(record, head: int, query: int, key: int) -> go.Figure:
+def softmax_row_figure(record, head: int, query: int, key: int, t: Translator = english) -> go.Figure:
     """Figure: the whole softmax row α_i· over the keys, the chosen α_ij marked, masked keys crossed."""
     n = neuron_numbers(record, head, query, key)
     n_k = record.allowed.shape[1]
     keys = position_labels(record.key_tokens[:n_k])
     colors = [CHOSEN_COLOR if j == n.key else BAR_COLOR for j in range(n_k)]
     fig = go.Figure(go.Bar(x=keys, y=n.row, name="α", meta="α", marker_color=colors,
-                           hovertemplate="key %{x}<br>α %{y:.5g}<extra></extra>"))
+                           hovertemplate=f"{t('fig.key')} %{{x}}<br>α %{{y:.5g}}<extra></extra>"))
     masked = np.flatnonzero(~record.allowed[n.query])
     if masked.size:
         fig.add_trace(go.Scatter(x=[keys[j] for j in masked], y=np.zeros(masked.size, np.float32), mode="markers",
-                                 name="masked (α = 0)", meta="masked", marker=dict(symbol="x", color=MASKED_COLOR, size=8),
-                                 hovertemplate="key %{x}: masked, α = 0<extra></extra>"))
+                                 name=t("fig.anatomy.masked_key"), meta="masked",
+                                 marker=dict(symbol="x", color=MASKED_COLOR, size=8),
+                                 hovertemplate=f"{t('fig.key')} %{{x}}: {t('fig.anatomy.masked_hover')}<extra></extra>"))
     top = float(max(n.row.max(), 1e-6))
     fig.add_annotation(x=keys[n.key], y=n.weight, text=f"α<sub>{n.query},{n.key}</sub> = {n.weight:.4g}",
                        showarrow=True, arrowhead=2, ay=-30, font=dict(color=CHOSEN_COLOR))
+    x_axis, x_note = _category_ticks(record.key_tokens[:n_k], ROW_WIDTH_PIXELS, "x", t)
     fig.update_layout(
-        title=dict(text=f"softmax row α<sub>{n.query}·</sub> of query “{token_label(record.query_tokens[n.query])}”"
-                        f" (sums to {float(n.row.sum()):.4g})", font=dict(size=13)),
-        xaxis=dict(_category_ticks(record.key_tokens[:n_k], 64), range=[-0.5, n_k - 0.5], title="key"),
+        title=dict(text=t("fig.anatomy.row.title", i=n.query, token=token_label(record.query_tokens[n.query]),
+                          total=f"{float(n.row.sum()):.4g}"), font=dict(size=13)),
+        xaxis=dict(x_axis, range=[-0.5, n_k - 0.5], title=with_note(t("fig.key"), x_note)),
         yaxis=dict(range=[0, top * 1.3], title="α"), height=300, showlegend=bool(masked.size),
+        meta=remember_ticks({}, {"xaxis": (ROW_WIDTH_PIXELS / n_k, "x")}, t)["meta"],
         margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))
     return fig
 
 
 # ---- 3. Q, K, V ----------------------------------------------------------------------------------
 
-def qkv_figure(record, head: int, query: Optional[int] = None, key: Optional[int] = None) -> go.Figure:
+def qkv_figure(record, head: int, query: Optional[int] = None, key: Optional[int] = None,
+               t: Translator = english) -> go.Figure:
     """Figure: Q = X W^Q, K = X W^K, V = X W^V of one head as tokens × d_head heatmaps."""
     head = _check_head(record, head)
     same_rows = list(record.query_tokens) == list(record.key_tokens)
     fig = make_subplots(rows=1, cols=3, shared_yaxes=same_rows, horizontal_spacing=0.03 if same_rows else 0.08,
-                        subplot_titles=["Q (rows: query tokens)", "K (rows: key tokens)", "V (rows: key tokens)"])
+                        subplot_titles=[t("fig.anatomy.qkv.Q"), t("fig.anatomy.qkv.K"), t("fig.anatomy.qkv.V")])
     matrices = [("Q", record.q[head], record.query_tokens, query),
                 ("K", record.k[head], record.key_tokens, key),
                 ("V", record.v[head], record.key_tokens, key)]
     n_rows = max(m.shape[0] for _, m, _, _ in matrices)
+    row_pixels = _row_pixels(n_rows, 480, 28, chrome=190)
     for column, (name, matrix, tokens, chosen) in enumerate(matrices, start=1):
         matrix = np.asarray(matrix, np.float32)                                # [pos, d_head]
         tokens = list(tokens)[:matrix.shape[0]]
@@ -308,18 +334,20 @@ def qkv_figure(record, head: int, query: Optional[int] = None, key: Optional[int
         fig.add_trace(go.Heatmap(z=matrix, x=np.arange(matrix.shape[1]), y=rows, zmin=zmin, zmax=zmax,
                                  name=name, meta=name, colorscale=colorscale(*stage_scale("scores")),
                                  colorbar=_colorbar_below(fig, column),
-                                 hovertemplate=f"{name}: token %{{y}}, d = %{{x}}<br>%{{z:.5g}}<extra></extra>"),
+                                 hovertemplate=(f"{name}: {t('fig.anatomy.token')} %{{y}}, d = %{{x}}"
+                                                "<br>%{z:.5g}<extra></extra>")),
                       row=1, col=column)
-        fig.update_yaxes(_category_ticks(tokens, 80), range=[len(tokens) - 0.5, -0.5], row=1, col=column,
-                         tickfont=dict(size=10 if n_rows > 30 else 12))
+        y_axis, y_note = _category_ticks(tokens, len(tokens) * row_pixels, "y", t)
+        fig.update_yaxes(y_axis, range=[len(tokens) - 0.5, -0.5], row=1, col=column,
+                         title=dict(text=y_note, font=dict(size=11)))
         fig.update_xaxes(title=dict(text="d", font=dict(size=11)), showgrid=False, zeroline=False, row=1, col=column)
         if chosen is not None and 0 <= chosen < len(tokens):
             # The row the neuron view reads: q_i in Q, k_j and v_j in K and V.
             ref = _axis_ref(column)
             fig.add_shape(type="rect", xref=f"x{ref} domain", yref=f"y{ref}", x0=0, x1=1,
                           y0=chosen - 0.5, y1=chosen + 0.5, line=dict(color="black", width=2))
-    row_pixels = float(np.clip(480 / max(n_rows, 1), 8, 28))
-    fig.update_layout(height=int(n_rows * row_pixels) + 190, margin=dict(l=10, r=10, t=40, b=95))
+    fig.update_layout(height=int(n_rows * row_pixels) + 190, margin=dict(l=10, r=10, t=40, b=95),
+                      meta=remember_ticks({}, {f"yaxis{_axis_ref(c)}": (row_pixels, "y") for c in (1, 2, 3)}, t)["meta"])
     for annotation in fig.layout.annotations:
         annotation.font = dict(size=12)
     return fig
@@ -341,16 +369,17 @@ def head_lines(weights: np.ndarray, threshold: float = LINE_THRESHOLD,
     return lines
 
 
-def _row_text(values: np.ndarray, tokens: Sequence[str], most: int = 6) -> str:
+def _row_text(values: np.ndarray, tokens: Sequence[str], most: int = 6, t: Translator = english) -> str:
     """The largest entries of a weight row, "token (j) 0.53", for a hover box."""
     order = np.argsort(-values, kind="stable")[:most]
     parts = [f"{token_label(tokens[j])} ({j}) {values[j]:.3f}" for j in order if values[j] > 0]
     if len(values) > most:
         parts.append("…")
-    return "<br>".join(parts) or "all 0 (masked)"
+    return "<br>".join(parts) or t("fig.anatomy.all_masked")
 
 
-def head_view_figure(record, heads: Sequence[int], threshold: float = LINE_THRESHOLD) -> go.Figure:
+def head_view_figure(record, heads: Sequence[int], threshold: float = LINE_THRESHOLD,
+                     t: Translator = english) -> go.Figure:
     """Figure (BertViz's head view): queries left, keys right, a line per α_ij ≥ threshold, opacity α."""
     heads = [_check_head(record, h) for h in heads]
     n_q, n_k = record.allowed.shape
@@ -360,14 +389,14 @@ def head_view_figure(record, heads: Sequence[int], threshold: float = LINE_THRES
         # One trace per (head, opacity level): the trace count is fixed by heads × levels,
         # however many tokens there are; a trace per line would make plotly crawl.
         for level, (xs, ys) in sorted(head_lines(record.weights[h], threshold).items()):
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"head {h}", legendgroup=f"head {h}",
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=t("fig.head", head=h), legendgroup=f"head {h}",
                                      meta=f"lines head {h}", showlegend=False, opacity=level / OPACITY_LEVELS,
                                      line=dict(color=color, width=2), hoverinfo="skip"))
         # A legend entry per head, present even when every line of the head is below the threshold.
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=f"head {h}", legendgroup=f"head {h}",
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=t("fig.head", head=h), legendgroup=f"head {h}",
                                  meta=f"legend head {h}", line=dict(color=color, width=3)))
-    fig.add_trace(_token_column(record, heads, side="query"))
-    fig.add_trace(_token_column(record, heads, side="key"))
+    fig.add_trace(_token_column(record, heads, side="query", t=t))
+    fig.add_trace(_token_column(record, heads, side="key", t=t))
     n = max(n_q, n_k)
     fig.update_layout(
         xaxis=dict(range=[-0.45, 1.45], visible=False, fixedrange=True),
@@ -375,14 +404,14 @@ def head_view_figure(record, heads: Sequence[int], threshold: float = LINE_THRES
         height=int(n * float(np.clip(640 / max(n, 1), 16, 28))) + 90, showlegend=True,
         legend=dict(orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom"),
         margin=dict(l=10, r=10, t=40, b=10), hoverlabel=dict(align="left"),
-        annotations=[dict(x=0, y=1, xref="x", yref="paper", yanchor="bottom", text="<b>queries</b>",
+        annotations=[dict(x=0, y=1, xref="x", yref="paper", yanchor="bottom", text=f"<b>{t('fig.anatomy.queries')}</b>",
                           xanchor="right", showarrow=False),
-                     dict(x=1, y=1, xref="x", yref="paper", yanchor="bottom", text="<b>keys</b>",
+                     dict(x=1, y=1, xref="x", yref="paper", yanchor="bottom", text=f"<b>{t('fig.anatomy.keys')}</b>",
                           xanchor="left", showarrow=False)])
     return fig
 
 
-def _token_column(record, heads: Sequence[int], side: str) -> go.Scatter:
+def _token_column(record, heads: Sequence[int], side: str, t: Translator = english) -> go.Scatter:
     """The tokens of one side as text; hovering one shows its weight row (query) or column (key)."""
     tokens = record.query_tokens if side == "query" else record.key_tokens
     n = record.allowed.shape[0 if side == "query" else 1]
@@ -392,9 +421,9 @@ def _token_column(record, heads: Sequence[int], side: str) -> go.Scatter:
         blocks = []
         for h in heads:
             values = record.weights[h, position] if side == "query" else record.weights[h, :, position]
-            what = "attends to" if side == "query" else "is attended by"
-            blocks.append(f"<b>head {h}</b> {what}:<br>{_row_text(values, other)}")
-        hover.append(f"{side} {token_label(tokens[position])} ({position})<br>" + "<br>".join(blocks))
+            what = t("fig.anatomy.attends") if side == "query" else t("fig.anatomy.attended")
+            blocks.append(f"<b>{t('fig.head', head=h)}</b> {what}:<br>{_row_text(values, other, t=t)}")
+        hover.append(f"{t(f'fig.{side}')} {token_label(tokens[position])} ({position})<br>" + "<br>".join(blocks))
     return go.Scatter(x=np.full(n, 0 if side == "query" else 1, np.float32), y=np.arange(n, dtype=np.float32),
                       mode="markers+text", text=token_labels(list(tokens)[:n]), meta=f"{side} tokens",
                       textposition="middle left" if side == "query" else "middle right",

@@ -14,12 +14,14 @@ from typing import Optional
 
 import plotly.graph_objects as go
 
+from .figure import room_for_row_labels
+
 SYSTEM_CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
 def standalone_html(figure: go.Figure) -> str:
     """The figure with plotly.js inlined: opens offline, hover and zoom included."""
-    return figure.to_html(include_plotlyjs=True, full_html=True)
+    return export_figure(figure).to_html(include_plotlyjs=True, full_html=True)
 
 
 def chromium_path(configured: Optional[str] = None) -> Optional[str]:
@@ -39,6 +41,18 @@ def png_export_available(browser: Optional[str]) -> bool:
     return browser is not None
 
 
+def export_figure(figure: go.Figure) -> go.Figure:
+    """A copy of the figure as an exported image must be laid out: the app's page may lend a chart
+    room its own layout lacks (Streamlit's theme), a PNG has only its margins. So the left margin
+    holds the row labels ("layer 11", "第 11 层") at their font size, and every axis may grow its
+    margin for its labels (plotly's automargin)."""
+    copy = go.Figure(figure)
+    room_for_row_labels(copy)
+    for name in [key for key in copy.layout.to_plotly_json() if key.startswith(("xaxis", "yaxis"))]:
+        copy.layout[name].automargin = True
+    return copy
+
+
 def png_bytes(figure: go.Figure, browser: str, scale: float = 2) -> bytes:
     """PNG of the figure at `scale` times its layout size (Kaleido, as plotly.io.to_image, with
     the browser handed to it rather than found through $BROWSER_PATH)."""
@@ -53,6 +67,7 @@ def png_bytes(figure: go.Figure, browser: str, scale: float = 2) -> bytes:
         value = getattr(pio.defaults, name, None)
         if value:
             kopts[name] = value
+    figure = export_figure(figure)
     opts = dict(format="png", width=figure.layout.width or 1000,
                 height=figure.layout.height or pio.defaults.default_height, scale=scale)
     return kaleido.calc_fig_sync(figure.to_dict(), opts=opts, topojson=pio.defaults.topojson, kopts=kopts)

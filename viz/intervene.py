@@ -10,11 +10,19 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .colors import DIVERGING, MASK_CSS, SEQUENTIAL, colorscale
-from .labels import VISIBLE, token_label
+from .figure import label_margin, pinned_title, top_margin
+from .heatmap import PLOT_WIDTH_PIXELS
+from .labels import VISIBLE, fit_ticks, is_character_level, remember_ticks, thinning_note, token_label
+from .text import Translator, english
 
 MAX_COLUMNS = 4        # head panels per row of the after − before figure
-MAX_TICKS = 24         # tick labels on a panel's y axis (x: the same over two panels) before every k-th is shown
 CELL_PIXELS = 44       # height of one (kind, layer) row of the summary grid
+# Changes below this are float noise (a rerun's reductions in another order), not an effect.
+NO_CHANGE = 1e-5
+# The colour scales never span less than this: a change of 1e-6 (float noise) must not be
+# painted as deep red; "no change" is said in words instead.
+SUMMARY_MIN_SCALE = 0.05   # mean over queries of Σ_j |Δα_ij|, 0..2
+DETAIL_MIN_SCALE = 0.01    # one Δα_ij: a hundredth of a query's attention
 
 
 def visible(token: str) -> str:
@@ -65,30 +73,40 @@ def change_grid(before_records: Sequence, after_records: Sequence) -> tuple[list
     return pairs, np.stack([row_change(before[p], after[p]) for p in pairs])
 
 
+def largest_change(pairs: Sequence[tuple[str, int]], grid: np.ndarray) -> tuple[tuple[str, int], float]:
+    """((kind, layer), its largest row change over heads): where the after − before view should
+    open. Ties go to the earliest call in forward order."""
+    per_call = np.asarray(grid, dtype=np.float64).max(axis=1)          # [row]
+    best = int(np.argmax(per_call))
+    return pairs[best], float(per_call[best])
+
+
 def change_summary_figure(before_records: Sequence, after_records: Sequence, heads_off: Sequence = (),
-                          title: Optional[str] = None) -> go.Figure:
+                          title: Optional[str] = None, t: Translator = english) -> go.Figure:
     """Figure: the mean row change Σ_j |Δα_ij| per (kind, layer) x head; switched-off heads marked."""
     pairs, grid = change_grid(before_records, after_records)          # grid: [row, head]
     n_heads = grid.shape[1]
     off = set(map(tuple, heads_off))
-    text = [[f"{v:.3f}" + (" (off)" if (kind, layer, h) in off else "") for h, v in enumerate(row)]
+    text = [[f"{v:.3f}" + (" " + t("fig.int.off") if (kind, layer, h) in off else "") for h, v in enumerate(row)]
             for (kind, layer), row in zip(pairs, grid)]
-    ys = [f"{kind} {layer}" for kind, layer in pairs]
+    ys = [f"{t(f'fig.kind_short.{kind}')} {layer}" for kind, layer in pairs]
     top = float(grid.max())
     fig = go.Figure(go.Heatmap(
-        z=grid.astype(np.float32), x=[f"head {h}" for h in range(n_heads)], y=ys,
+        z=grid.astype(np.float32), x=[t("fig.head", head=h) for h in range(n_heads)], y=ys,
         # A fixed floor for the top: a change of 1e-7 (float noise) must not fill the scale.
-        zmin=0.0, zmax=max(top, 0.05), colorscale=colorscale(SEQUENTIAL),
+        zmin=0.0, zmax=max(top, SUMMARY_MIN_SCALE), colorscale=colorscale(SEQUENTIAL),
         text=text, texttemplate="%{text}", textfont=dict(size=12),
         colorbar=dict(title=dict(text="Σ|Δα|"), thickness=14),
-        hovertemplate="%{y} · %{x}<br>mean over queries of Σ_j |Δα_ij|: %{z:.4f}<extra></extra>",
+        hovertemplate=f"%{{y}} · %{{x}}<br>{t('fig.int.summary.hover')}: %{{z:.4f}}<extra></extra>",
     ))
+    text = title or t("fig.int.summary.title")
+    top = top_margin(text, top_tick_font=12)          # the title pinned above the "head" labels
     fig.update_layout(
-        title=dict(text=title or "change of attention per layer × head: mean over queries of Σ_j |α_after − α_before| (0 = unchanged, 2 = disjoint)"),
-        xaxis=dict(type="category", side="top", showgrid=False, zeroline=False),
-        yaxis=dict(type="category", autorange="reversed", showgrid=False, zeroline=False,
-                   title="attention (kind layer)"),
-        height=len(pairs) * CELL_PIXELS + 160, margin=dict(l=10, r=10, t=100, b=10, pad=0),
+        title=pinned_title(text),
+        xaxis=dict(type="category", side="top", showgrid=False, zeroline=False, tickfont=dict(size=12)),
+        yaxis=dict(type="category", autorange="reversed", showgrid=False, zeroline=False, automargin=True,
+                   title=t("fig.int.summary.y")),
+        height=len(pairs) * CELL_PIXELS + top + 60, margin=dict(l=label_margin(ys, 12) + 24, r=10, t=top, b=10, pad=0),
     )
     return fig
 
@@ -101,7 +119,19 @@ def _pair_labels(before_tokens: Sequence[str], after_tokens: Sequence[str], n: i
     return out
 
 
-def weight_change_figure(before, after, title: Optional[str] = None) -> go.Figure:
+def _change_axis(text: list[str], names: list[str], tokens: Sequence[str], pixels_per_cell: float, along: str,
+                 t: Translator) -> tuple[dict, str]:
+    """(axis settings, note) over "label (position)" categories: every label that fits, else every
+    k-th (numbered for a character model) and a note that says so (as viz.labels.token_axis)."""
+    fit = fit_ticks(text, pixels_per_cell, along, font=10)
+    numbered = fit.step > 1 and is_character_level(tokens)
+    shown = [str(i) for i in range(0, len(text), fit.step)] if numbered else text[::fit.step]
+    note = thinning_note(fit.step, numbered, t)
+    return dict(type="category", tickmode="array", tickvals=names[::fit.step], ticktext=shown,
+                tickfont=dict(size=fit.font), tickangle=fit.angle, automargin=True), note
+
+
+def weight_change_figure(before, after, title: Optional[str] = None, t: Translator = english) -> go.Figure:
     """Figure: α_after − α_before of every head of one attention call, diverging scale centred on 0."""
     delta = weight_change(before, after)                               # [head, q, k]
     n_heads, nq, nk = delta.shape
@@ -109,38 +139,48 @@ def weight_change_figure(before, after, title: Optional[str] = None) -> go.Figur
     n_cols = min(n_heads, MAX_COLUMNS if nk <= 24 else 2)
     n_rows = math.ceil(n_heads / n_cols)
     finite = np.abs(delta[np.isfinite(delta)])
-    top = max(float(finite.max()) if finite.size else 0.0, 1e-6)
+    largest = float(finite.max()) if finite.size else 0.0
+    top = max(largest, DETAIL_MIN_SCALE)
     y_text = _pair_labels(before.query_tokens, after.query_tokens, nq)
     x_text = _pair_labels(before.key_tokens, after.key_tokens, nk)
     # Unique category names "token (position)": repeated tokens would merge into one category.
     ys = [f"{label} ({i})" for i, label in enumerate(y_text)]
     xs = [f"{label} ({j})" for j, label in enumerate(x_text)]
-    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[f"head {h}" for h in range(n_heads)],
+    panel = int(np.clip(nq * 14, 260, 520))
+    x_axis, x_note = _change_axis(x_text, xs, before.key_tokens[:nk], PLOT_WIDTH_PIXELS / n_cols / max(nk, 1), "x", t)
+    y_axis, y_note = _change_axis(y_text, ys, before.query_tokens[:nq], panel / max(nq, 1), "y", t)
+    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[t("fig.head", head=h) for h in range(n_heads)],
                         horizontal_spacing=0.06, vertical_spacing=0.14 / n_rows)
+    after_before = t("fig.int.after_before")
     for h in range(n_heads):
         row, col = divmod(h, n_cols)
         fig.add_trace(go.Heatmap(
             z=delta[h], x=xs, y=ys, coloraxis="coloraxis", hoverongaps=False,
-            hovertemplate=f"head {h}<br>query %{{y}}<br>key %{{x}}<br>after − before %{{z:+.4f}}<extra></extra>",
+            hovertemplate=(f"{t('fig.head', head=h)}<br>{t('fig.query')} %{{y}}<br>{t('fig.key')} %{{x}}<br>"
+                           f"{after_before} %{{z:+.4f}}<extra></extra>"),
         ), row=row + 1, col=col + 1)
-        step_x, step_y = max(1, math.ceil(nk * n_cols / (2 * MAX_TICKS))), max(1, math.ceil(nq / MAX_TICKS))
-        fig.update_xaxes(type="category", tickmode="array", tickvals=xs[::step_x], ticktext=x_text[::step_x],
-                         range=[-0.5, nk - 0.5], showgrid=False, zeroline=False, tickfont=dict(size=10),
-                         tickangle=-90 if nk > 8 else 0, row=row + 1, col=col + 1)
+        # A thinned axis says so once: under the bottom row, left of the first column.
+        x_title = dict(title=dict(text=x_note, font=dict(size=10))) if row == n_rows - 1 else {}
+        y_title = dict(title=dict(text=y_note, font=dict(size=10))) if col == 0 else {}
+        fig.update_xaxes(x_axis, range=[-0.5, nk - 0.5], showgrid=False, zeroline=False,
+                         row=row + 1, col=col + 1, **x_title)
         # Row 0 on top, as a matrix reads.
-        fig.update_yaxes(type="category", tickmode="array", tickvals=ys[::step_y], ticktext=y_text[::step_y],
-                         range=[nq - 0.5, -0.5], showgrid=False, zeroline=False, tickfont=dict(size=10),
-                         row=row + 1, col=col + 1)
-    panel = int(np.clip(nq * 14, 260, 520))
+        fig.update_yaxes(y_axis, range=[nq - 0.5, -0.5], showgrid=False, zeroline=False,
+                         row=row + 1, col=col + 1, **y_title)
+    subtitle = t("fig.int.detail.subtitle")
+    if largest < NO_CHANGE:
+        subtitle = t("fig.int.detail.unchanged")
     fig.update_layout(
-        title=dict(text=title or f"{before.kind} attention · layer {before.layer} · α after − α before",
-                   subtitle=dict(text="red: more attention after the intervention, blue: less; grey: masked in both runs",
-                                 font=dict(size=12))),
+        title=dict(text=title or t("fig.int.detail.title", kind=t(f"fig.kind.{before.kind}"), layer=before.layer),
+                   subtitle=dict(text=subtitle, font=dict(size=12))),
         # Symmetric about 0 so white is exactly "no change", whatever the largest change is.
         coloraxis=dict(colorscale=colorscale(DIVERGING), cmin=-top, cmax=top, cmid=0.0,
                        colorbar=dict(title=dict(text="Δα"), thickness=14)),
         plot_bgcolor=MASK_CSS,
         height=n_rows * panel + 200, margin=dict(l=10, r=10, t=110, b=10, pad=0),
+        meta=remember_ticks({}, {name: plan for h in range(n_heads) for name, plan in (
+            (f"xaxis{h + 1 if h else ''}", (PLOT_WIDTH_PIXELS / n_cols / max(nk, 1), "x")),
+            (f"yaxis{h + 1 if h else ''}", (panel / max(nq, 1), "y")))}, t)["meta"],
     )
     return fig
 
@@ -165,5 +205,5 @@ def prediction_rows(before_predictions: Sequence, after_predictions: Sequence,
     return rows
 
 
-__all__ = ["change_grid", "change_summary_figure", "common_shape", "prediction_rows", "row_change",
-           "visible", "weight_change", "weight_change_figure"]
+__all__ = ["change_grid", "change_summary_figure", "common_shape", "largest_change", "prediction_rows",
+           "row_change", "visible", "weight_change", "weight_change_figure"]

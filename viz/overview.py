@@ -9,8 +9,9 @@ import plotly.graph_objects as go
 
 from .colors import (GAP_RGB, MASK_CSS, hatch_masked, lookup_table, png_data_uri, stage_scale, to_rgb,
                      value_range)
-from .figure import figure
-from .stages import STAGE_TITLES, stage_values
+from .figure import figure, label_margin, pinned_title, top_margin
+from .stages import stage_title, stage_values
+from .text import Translator, english
 
 # Plotly paints one image in well under a second where dozens of heatmaps take ~10 s
 # (docs/ARCHITECTURE.md, performance rules); numpy does the colouring instead.
@@ -124,7 +125,7 @@ def overview_rgb(records: Sequence, stage: str = "weights") -> tuple[np.ndarray,
     return tiles_rgb([(r.layer, stage_values(r, stage), r.allowed) for r in records], stage)
 
 
-def _legend(geometry: dict) -> tuple[list[dict], list[dict]]:
+def _legend(geometry: dict, t: Translator = english) -> tuple[list[dict], list[dict]]:
     """Shapes and annotations of a small colour bar, linear in value, under the image (a go.Image
     has no colorbar): "zmin [strip] zmax  [grey] masked"."""
     lut = lookup_table(geometry["scale"], geometry["gamma"])
@@ -141,39 +142,43 @@ def _legend(geometry: dict) -> tuple[list[dict], list[dict]]:
     note = dict(xref="x domain", yref="y domain", x=0, y=0, yshift=-17, yanchor="middle", showarrow=False, font=dict(size=12))
     notes.append(dict(note, text=f"{geometry['zmin']:.3g}", xanchor="right", xshift=start - 4))
     notes.append(dict(note, text=f"{geometry['zmax']:.3g}", xanchor="left", xshift=end + 4))
-    notes.append(dict(note, text="masked", xanchor="left", xshift=end + 80))
+    notes.append(dict(note, text=t("fig.masked"), xanchor="left", xshift=end + 80))
     return shapes, notes
 
 
-def pooled_note(geometry: dict) -> str:
+def pooled_note(geometry: dict, t: Translator = english) -> str:
     """What a cell of a pooled overview stands for ("" when every cell is one token pair)."""
     f = geometry["pool"]
     if f == 1:
         return ""
-    return (f"each cell: the {geometry['pooled_by']} over {f}×{f} token pairs (a long input); "
-            "the single-head view below shows every pair")
+    return t(f"fig.overview.pooled.{geometry['pooled_by']}", f=f)
 
 
 def overview_image(records: Sequence, stage: str = "weights", title: Optional[str] = None,
-                   validate: bool = True) -> go.Figure:
+                   validate: bool = True, t: Translator = english) -> go.Figure:
     """Figure: every layer (rows) x head (columns) of one kind as one image of α_ij (or a stage).
-    validate=False skips plotly's property checks (viz.figure.figure)."""
+    validate=False skips plotly's property checks (viz.figure.figure); t writes the text."""
     canvas, geo = overview_rgb(records, stage)
     height, width, _ = canvas.shape
     pitch_w, pitch_h = geo["tile_w"] + geo["gap"], geo["tile_h"] + geo["gap"]
-    shapes, notes = _legend(geo)
+    shapes, notes = _legend(geo, t)
     kind = records[0].kind
+    title = title or t("fig.overview.title", kind=t(f"fig.kind.{kind}"), stage=stage_title(stage, t))
+    subtitle = pooled_note(geo, t)
+    layer_labels = [t("fig.layer", layer=layer) for layer in geo["rows"]]
+    # The title is pinned to the top edge and the margin holds it and the "head" labels under
+    # it; the left margin holds the longest "layer" label (a PNG export has no automargin help).
+    top = top_margin(title, subtitle, top_tick_font=12)
     layout = dict(
-        title=dict(text=title or f"{kind} attention · all layers × heads · {STAGE_TITLES[stage]}",
-                   subtitle=dict(text=pooled_note(geo), font=dict(size=12))),
+        title=pinned_title(title, subtitle),
         xaxis=dict(tickmode="array", tickvals=[h * pitch_w + (geo["tile_w"] - 1) / 2 for h in range(geo["n_tiles"])],
-                   ticktext=[f"head {h}" for h in range(geo["n_tiles"])], side="top", showgrid=False,
-                   zeroline=False, constrain="domain", constraintoward="left"),
+                   ticktext=[t("fig.head", head=h) for h in range(geo["n_tiles"])], side="top", showgrid=False,
+                   zeroline=False, constrain="domain", constraintoward="left", tickfont=dict(size=12)),
         yaxis=dict(tickmode="array", tickvals=[i * pitch_h + (geo["tile_h"] - 1) / 2 for i in range(len(geo["rows"]))],
-                   ticktext=[f"layer {layer}" for layer in geo["rows"]], showgrid=False, zeroline=False,
+                   ticktext=layer_labels, showgrid=False, zeroline=False, tickfont=dict(size=12),
                    constrain="domain", constraintoward="top"),
-        height=int(np.clip(PLOT_WIDTH_PIXELS * height / width, 160, 900)) + 130,
-        margin=dict(l=10, r=10, t=90, b=40),
+        height=int(np.clip(PLOT_WIDTH_PIXELS * height / width, 160, 900)) + top + 40,
+        margin=dict(l=label_margin(layer_labels, 12), r=10, t=top, b=40),
         shapes=shapes, annotations=notes,
     )
     return figure([dict(type="image", source=png_data_uri(canvas), hoverinfo="skip")], layout, validate)

@@ -6,19 +6,15 @@ from typing import Union
 
 import numpy as np
 
+from .text import EN, Translator, english
+
 # Every stage that is a [q, k] matrix (context is [q, d_head]: not a matrix view), with the
 # mask pattern (the record's `allowed`) between the biased scores and the masked ones, where
 # the equation applies it (tests check the names against model.trace.STAGES). These names are the Explore radio's options and the URL's `stage=`.
 MATRIX_VIEWS = ("scores", "scaled", "biased", "mask", "masked", "weights")
 
-STAGE_TITLES = {
-    "scores": "raw scores q·k",
-    "scaled": "scaled scores q·k·scale",
-    "biased": "scaled scores + position bias",
-    "mask": "mask (1 = may attend; hatched = masked)",
-    "masked": "masked: softmax input (scaled + bias, −∞ where masked)",
-    "weights": "softmax weights α",
-}
+# The views' titles in English; every language's are in viz/text.py ("fig.stage.<view>").
+STAGE_TITLES = {view: EN[f"fig.stage.{view}"] for view in MATRIX_VIEWS}
 
 Head = Union[int, str]   # a head index, or "mean" (the average over heads)
 
@@ -56,5 +52,10 @@ def head_matrix(record, head: Head, stage: str = "weights") -> np.ndarray:
     return np.where(record.allowed, values, np.float32(np.nan)).astype(np.float32)
 
 
-def head_name(head: Head) -> str:
-    return "mean over heads" if head == "mean" else f"head {int(head)}"
+def head_name(head: Head, t: Translator = english) -> str:
+    return t("fig.head.mean") if head == "mean" else t("fig.head", head=int(head))
+
+
+def stage_title(stage: str, t: Translator = english) -> str:
+    """The view's title in t's language ("softmax weights α")."""
+    return t(f"fig.stage.{stage}")

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .colors import DIVERGING, MASK_CSS, SEQUENTIAL, WEIGHT_GAMMA, colorscale
+from .text import EN, Translator, english
 
 DECIMALS = 3
 CELL_PIXELS = 46           # a row tall enough for a 13 px number
@@ -74,7 +75,7 @@ def panel_range(panel: Panel) -> tuple[float, float]:
     return -(top or 1.0), (top or 1.0)
 
 
-def _heatmaps(panel: Panel, font_size: int = 13) -> list[go.Heatmap]:
+def _heatmaps(panel: Panel, font_size: int = 13, t: Translator = english) -> list[go.Heatmap]:
     """The panel's numbers, plus a grey layer over its masked cells (which then show '−∞' or 0)."""
     values = np.asarray(panel.values, dtype=np.float32)
     rows, cols = values.shape
@@ -88,22 +89,24 @@ def _heatmaps(panel: Panel, font_size: int = 13) -> list[go.Heatmap]:
     # -inf cannot be coloured: NaN leaves the cell empty, and the grey layer on top shows "−∞".
     z = np.where(np.isfinite(values), values, np.float32(np.nan)).astype(np.float32)
     shown = [[("" if masked[r, c] else texts[r][c]) for c in range(cols)] for r in range(rows)]
+    cell = t("fig.worked.cell", y="%{y}", x="%{x}")
     traces = [go.Heatmap(
         z=z, x=col_labels, y=row_labels, zmin=zmin, zmax=zmax, colorscale=scale, showscale=False,
         name=panel.key, text=shown, texttemplate="%{text}", textfont=dict(size=font_size), xgap=1, ygap=1,
-        hoverongaps=False, hovertemplate=f"{panel.title}<br>row %{{y}}, column %{{x}}: %{{z:.6g}}<extra></extra>")]
+        hoverongaps=False, hovertemplate=f"{panel.title}<br>{cell}: %{{z:.6g}}<extra></extra>")]
     if masked.any():
-        grey = [[("masked: " + texts[r][c]) if masked[r, c] else "" for c in range(cols)] for r in range(rows)]
+        grey = [[(t("fig.worked.masked") + ": " + texts[r][c]) if masked[r, c] else "" for c in range(cols)]
+                for r in range(rows)]
         traces.append(go.Heatmap(
             z=np.where(masked, np.float32(1), np.float32(np.nan)).astype(np.float32), x=col_labels, y=row_labels,
             zmin=0, zmax=1, colorscale=[[0, MASK_CSS], [1, MASK_CSS]], showscale=False, name=f"{panel.key}.masked",
             text=[[texts[r][c] if masked[r, c] else "" for c in range(cols)] for r in range(rows)],
             customdata=grey, texttemplate="%{text}", textfont=dict(size=font_size, color="white"), xgap=1, ygap=1,
-            hoverongaps=False, hovertemplate=f"{panel.title}<br>row %{{y}}, column %{{x}}: %{{customdata}}<extra></extra>"))
+            hoverongaps=False, hovertemplate=f"{panel.title}<br>{cell}: %{{customdata}}<extra></extra>"))
     return traces
 
 
-def panels_figure(panels: Sequence[Panel], height: Optional[int] = None) -> go.Figure:
+def panels_figure(panels: Sequence[Panel], height: Optional[int] = None, t: Translator = english) -> go.Figure:
     """Figure: one row of annotated matrices (rows read top-down), each titled, numbers in the cells."""
     widths = [max(np.asarray(p.values).shape[1], 2) for p in panels]   # a 4×2 panel half as wide
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels],
@@ -113,7 +116,7 @@ def panels_figure(panels: Sequence[Panel], height: Optional[int] = None) -> go.F
     # Five panels of a head share one row: "-0.494" must still fit its cell.
     font_size = 13 if sum(widths) <= 16 else 12
     for column, panel in enumerate(panels, start=1):
-        for trace in _heatmaps(panel, font_size):
+        for trace in _heatmaps(panel, font_size, t):
             fig.add_trace(trace, row=1, col=column)
         rows, cols = np.asarray(panel.values).shape
         fig.update_xaxes(type="category", range=[-0.5, cols - 0.5], showgrid=False, zeroline=False,
@@ -134,12 +137,14 @@ def panels_figure(panels: Sequence[Panel], height: Optional[int] = None) -> go.F
 
 # ---- the example's panels ----------------------------------------------------------------------
 
-DEFAULT_TITLES = {
-    "Q": "Q = XW<sup>Q</sup> (query)", "K": "K = XW<sup>K</sup> (key)", "V": "V = XW<sup>V</sup> (value)",
-    "scores": "QKᵀ", "scaled": "QKᵀ / √d<sub>k</sub> (scaled)", "masked": "+ mask (causal)",
-    "weights": "α = softmax (row-wise)", "context": "Z = αV",
-    "concat": "Concat(head₁, head₂)", "W_O": "W<sup>O</sup>", "output": "Concat · W<sup>O</sup> (output)",
-}
+# The panels' titles (English; viz/text.py has every language's as "fig.worked.<name>").
+PANEL_NAMES = ("Q", "K", "V", "scores", "scaled", "masked", "weights", "context", "concat", "W_O", "output")
+DEFAULT_TITLES = {name: EN[f"fig.worked.{'masked_panel' if name == 'masked' else name}"] for name in PANEL_NAMES}
+
+
+def panel_titles(t: Translator = english) -> dict:
+    """Every panel's title in t's language (the `titles` the panel functions take)."""
+    return {name: t(f"fig.worked.{'masked_panel' if name == 'masked' else name}") for name in PANEL_NAMES}
 
 
 def projection_panels(example: dict, titles: Optional[dict] = None) -> list[Panel]:

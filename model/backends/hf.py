@@ -186,7 +186,8 @@ def resolve_folder(name_or_path: str, allow_download: bool = False) -> Path:
     if not allow_download:
         raise ModelLoadError(
             f"unknown model {name_or_path!r}: not a built-in model, not a folder, and not in the local "
-            "Hugging Face cache (downloads need allow_download=True)")
+            "Hugging Face cache; downloading is off (to fetch it, tick “Allow a download from the Hugging Face Hub” "
+            "under “Load another model”)")
     if _offline():
         raise ModelLoadError(f"{name_or_path!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set")
     try:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import random
 import zlib
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from ..catalog import ASSETS
+from ..tokenizer import CHARACTERS
+
 CORPUS_PATH = ASSETS / "corpus.txt"
 
 # ---- toy-seq2seq: T5-style prefixes ---------------------------------------------------------
@@ -31,6 +34,11 @@ TASKS = {
     "sort": lambda s: "".join(sorted(s)),          # by code point: space < digits < letters
     "swap": _swap_words,                           # reverse the order of the words
 }
+
+
+def task_prefix(task: str) -> str:
+    """What starts a task's source text: "reverse: " (the model was never shown another form)."""
+    return f"{task}: "
 
 
 def is_held_out(s: str) -> bool:
@@ -57,10 +65,17 @@ def task_example(rng: random.Random, task: str | None = None, split: str = "trai
     """(source text, target text), e.g. ("reverse: abc", "cba")."""
     task = task or rng.choice(list(TASKS))
     s = random_task_input(rng, split)
-    return f"{task}: {s}", TASKS[task](s)
+    return task_prefix(task) + s, TASKS[task](s)
 
 
 # ---- toy-gpt and toy-bert: a corpus, and repeated random spans for induction -----------------
+
+# The corpus is kept to these characters (corpus.py): printable ASCII and newline.
+CORPUS_ALPHABET = CHARACTERS
+# Characters per training example (train.py's batches); toy-gpt's context adds one for <bos>.
+GPT_CONTEXT = 128
+BERT_CONTEXT = 128
+
 
 @lru_cache(maxsize=1)
 def corpus() -> str:
@@ -101,3 +116,19 @@ def repeated_span_text(rng: random.Random, length: int) -> str:
     lead = rng.randint(0, length - len(core))
     tail = length - lead - len(core)
     return corpus_window(rng, lead) + core + corpus_window(rng, tail)
+
+
+# ---- what each built-in model read in training (the app says it at the text box) -------------
+
+@dataclass(frozen=True)
+class TrainingText:
+    alphabet: str          # every character of every training text is one of these
+    max_chars: int         # longest text it was trained on (toy-seq2seq: after the task prefix)
+    tasks: tuple = ()      # toy-seq2seq: the task names its source texts start with (task_prefix)
+
+
+TRAINING_TEXT = {
+    "toy-seq2seq": TrainingText(TASK_ALPHABET, MAX_TASK_LEN, tuple(TASKS)),
+    "toy-gpt": TrainingText(CORPUS_ALPHABET, GPT_CONTEXT),
+    "toy-bert": TrainingText(CORPUS_ALPHABET, BERT_CONTEXT),
+}

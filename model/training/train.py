@@ -22,7 +22,8 @@ from . import evaluate
 from ..backends.builtin import load_builtin
 from ..runner import Runner
 from ..catalog import checkpoint_path, config_path, read_model_card
-from .tasks import TASKS, corpus_window, random_span, repeated_span_text, task_example
+from .tasks import (BERT_CONTEXT, GPT_CONTEXT, TASKS, corpus_window, random_span, repeated_span_text,
+                    task_example)
 from ..tokenizer import SPECIALS, CharTokenizer
 from ..transformer import Transformer, TransformerConfig
 
@@ -67,8 +68,6 @@ def measure_seq2seq(model: Runner) -> dict:
 
 # ---- toy-gpt --------------------------------------------------------------------------------
 
-GPT_CONTEXT = 128
-
 
 def gpt_batch(rng: random.Random, size: int) -> dict:
     rows = []
@@ -95,8 +94,6 @@ def measure_gpt(model: Runner) -> dict:
 
 
 # ---- toy-bert -------------------------------------------------------------------------------
-
-BERT_CONTEXT = 128
 
 
 def bert_batch(rng: random.Random, size: int) -> dict:

@@ -158,7 +158,7 @@ def test_cuda_out_of_memory_while_generating_step_by_step(out_of_memory_once, mo
     at = start(page="generation", model="toy-gpt", text=text)
     assert_serves(at)
     out_of_memory_once["raised"] = 0
-    at.number_input(key="generation.max_new").set_value(5).run()
+    at.number_input(key="w.new_tokens").set_value(5).run()
     assert_serves(at)
     assert out_of_memory_once["raised"] == 1
     assert any("ran out of memory" in w.value for w in at.warning)

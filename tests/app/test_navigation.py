@@ -17,8 +17,9 @@ from tests.apptest import assert_clean, navigate, param, shown_page, start
 MARKERS = {
     "explore": ("radio", "w.stage"),
     "anatomy": ("selectbox", "w.query"),
-    "generation": ("radio", "generation.mode"),
-    "worked-example": ("number_input", "worked.seed"),
+    "block": ("radio", "block.kind"),
+    "generation": ("radio", "w.decoder_input"),
+    "worked-example": ("number_input", "w.seed"),
     "aggregates": ("button", "aggregates.open"),
     "intervene": ("multiselect", "w.heads_off"),
 }
@@ -86,7 +87,7 @@ def test_switching_pages_keeps_the_view():
     params = {**LINK, "lang": "zh"}
     at = start(**params)
     assert_view(at, "explore", params)
-    for page in ["anatomy", "generation", "worked-example", "aggregates", "intervene", "explore", "anatomy"]:
+    for page in ["anatomy", "block", "generation", "worked-example", "aggregates", "intervene", "explore", "anatomy"]:
         navigate(at, page)
         assert_view(at, page, params)
         assert at.selectbox(key="w.model").value == "toy-seq2seq" and at.radio(key="w.lang").value == "zh"

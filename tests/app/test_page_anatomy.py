@@ -12,6 +12,7 @@ from viz import anatomy
 from viz.stages import MATRIX_VIEWS
 from viz.labels import position_labels, token_labels
 from tests import apptest
+from viz.text import translator as viz_translator
 from tests.apptest import array, assert_clean, chart, spec
 from tests.invariants import hand_record
 
@@ -110,6 +111,8 @@ def test_a_masked_cell_has_zero_weight_and_says_so():
     n = anatomy.neuron_numbers(record, 0, 0, 3)             # query 0 may not see key 3
     assert not n.allowed and n.weight == 0 and n.logit == -np.inf
     assert any(r"\text{masked}" in line for line in anatomy.neuron_formulas(n))
+    chinese = anatomy.neuron_formulas(n, t=viz_translator("zh"))
+    assert any(r"\text{被掩码}" in line for line in chinese) and not any("masked" in line for line in chinese)
     with pytest.raises(IndexError):
         anatomy.neuron_numbers(record, 3, 0, 0)             # head out of range
     with pytest.raises(IndexError):

@@ -182,21 +182,21 @@ def test_decoder_only_steps_continue_the_typed_text():
     text = "the cat sat"
     at = start(model="toy-gpt", text=text)
     assert_clean(at)
-    assert at.radio(key="generation.mode").value == "free"
-    at.number_input(key="generation.max_new").set_value(3).run()
+    assert at.radio(key="w.decoder_input").value == "free"
+    at.number_input(key="w.new_tokens").set_value(3).run()
     assert_clean(at)
     steps = model.load("toy-gpt").generate_steps(text, 3)
-    assert at.slider(key="generation.step").max == len(steps) - 1 == 2
-    at.slider(key="generation.step").set_value(2).run()
+    assert at.slider(key="w.step").max == len(steps) - 1 == 2
+    at.slider(key="w.step").set_value(2).run()
     figs = apptest.charts(at)
     assert set(figs) == {"generation.step_prediction", "generation.step_attention"}      # no cross-attention in a decoder-only model
     strip = figs["generation.step_prediction"]["data"][0]
     assert strip["text"] == token_labels(["<bos>", *text, steps[0].token, steps[1].token, steps[2].token])
     z = array(figs["generation.step_attention"]["data"][0]["z"])
-    record = steps[2].records[0]                                   # decoder, layer 0
+    record = steps[2].records[1]                 # decoder, layer 1: toy-gpt's first view (its induction head)
     np.testing.assert_allclose(z[:-1], record.weights[:, -1, :], atol=1e-5)
     # Teacher forcing for a decoder-only model: the typed text is the given sequence.
-    at.radio(key="generation.mode").set_value("teacher").run()
+    at.radio(key="w.decoder_input").set_value("teacher").run()
     assert_clean(at)
     teacher = chart(at, "generation.teacher")["data"][0]
     trace = model.load("toy-gpt").trace(text)
@@ -210,12 +210,12 @@ def test_seq2seq_steps_show_the_model_token_top5_and_attention_rows():
     steps = network.generate_steps(text, network.max_len)
     at = start(model="toy-seq2seq", text=text, layer=2)
     assert_clean(at)
-    assert at.radio(key="generation.mode").value == "free"
-    slider = at.slider(key="generation.step")
+    assert at.radio(key="w.decoder_input").value == "free"
+    slider = at.slider(key="w.step")
     assert slider.value == 0 and slider.max == len(steps) - 1
     shown = []
     for t in (0, 2):
-        at.slider(key="generation.step").set_value(t).run()
+        at.slider(key="w.step").set_value(t).run()
         assert_clean(at)
         figs = apptest.charts(at)
         step = steps[t]
@@ -249,7 +249,7 @@ def test_teacher_forcing_shows_predictions_beside_the_given_target():
     network = model.load("toy-seq2seq")
     at = start(model="toy-seq2seq", text=text, target=target)
     assert_clean(at)
-    assert at.radio(key="generation.mode").value == "teacher"      # a typed target asks for it
+    assert at.radio(key="w.decoder_input").value == "teacher"      # a typed target asks for it
     figs = apptest.charts(at)
     assert set(figs) == {"generation.cross_grid", "generation.cross_mean", "generation.teacher"}
     trace = network.trace(text, target)
@@ -265,7 +265,7 @@ def test_teacher_forcing_shows_predictions_beside_the_given_target():
     assert figs["generation.cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(["<bos>", *target])
     assert not figs["generation.cross_mean"]["layout"].get("shapes")
     # Free generation ignores the typed target: the model's own output, marked, and the steps.
-    at.radio(key="generation.mode").set_value("free").run()
+    at.radio(key="w.decoder_input").set_value("free").run()
     assert_clean(at)
     figs = apptest.charts(at)
     assert set(figs) == {"generation.cross_grid", "generation.cross_mean", "generation.step_prediction", "generation.step_attention"}
@@ -277,5 +277,5 @@ def test_chinese_interface_explains_both_modes():
     at = start(model="toy-seq2seq", text="reverse: abc", target="cba", lang="zh")
     assert_clean(at)
     assert any("教师强制" in c.value for c in at.caption)
-    at.radio(key="generation.mode").set_value("free").run()
+    at.radio(key="w.decoder_input").set_value("free").run()
     assert any("自由生成" in c.value for c in at.caption)

@@ -68,7 +68,7 @@ def test_a_linked_folder_reopens_on_every_kind_of_page(folder, family, page):
 def test_a_hub_name_downloads_only_when_allowed():
     at = start(model="toy-gpt")
     at = load_by_path(at, "someone/not-cached-model")
-    assert any("downloads need allow_download" in e.value for e in at.sidebar.error)
+    assert any("Allow a download from the Hugging Face Hub" in e.value for e in at.sidebar.error)
     at.checkbox(key="model_path.download").check()
     at = load_by_path(at, "someone/not-cached-model")   # tests run with HF_HUB_OFFLINE=1
     assert any("HF_HUB_OFFLINE is set" in e.value for e in at.sidebar.error)

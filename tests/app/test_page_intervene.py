@@ -130,7 +130,7 @@ def test_every_model_shows_what_changed(name):
     rows = vi.prediction_rows(before.predictions, after.predictions,
                               before.encoder_tokens if encoder_only else before.decoder_tokens,
                               after.encoder_tokens if encoder_only else after.decoder_tokens)
-    assert list(table["changed"]) == [r["changed"] for r in rows]
+    assert list(table["changed"]) == [r["changed"] for r in rows]      # English columns (lang=en)
 
 
 def test_nothing_chosen_asks_for_a_choice():
@@ -198,3 +198,11 @@ def test_decoder_only_masks_prompt_positions():
     np.testing.assert_allclose(array(detail["data"][0]["z"]),
                                vi.weight_change(before.get("decoder", 1), after.get("decoder", 1))[0], atol=1e-5)
     assert np.all(after.get("decoder", 1).weights[:, :, 3] == 0)
+
+
+def test_the_prediction_table_speaks_chinese():
+    at = start(page="intervene", model="toy-gpt", lang="zh", heads_off="decoder.0.0")
+    assert_clean(at)
+    columns = list(at.dataframe[0].value.columns)
+    assert columns[:2] == ["位置", "输入"] and "是否改变" in columns
+    assert not any(c.isascii() and c.isalpha() for column in columns for c in column), columns

@@ -80,14 +80,14 @@ def test_draws_the_example_for_every_model(name):
 def test_seed_and_row_change_the_numbers():
     at = start(model="toy-bert")
     before = values(traces(at)["context"]).copy()
-    at.number_input(key="worked.seed").set_value(7).run()
+    at.number_input(key="w.seed").set_value(7).run()
     assert_clean(at)
     ex = worked_example(7)
     assert_shows(at, ex)
     assert not np.allclose(values(traces(at)["context"]), before)
     np.testing.assert_allclose(at.data_editor[0].value.to_numpy(), seed_matrices(7)["X"], atol=1e-6)
     # Spelling out z_3 instead of z_1.
-    at.radio(key="worked.row").set_value(3).run()
+    at.radio(key="w.row").set_value(3).run()
     latex = "\n".join(element.value for element in at.latex)
     alpha3 = r",\ ".join(f"{a:.3f}" for a in ex["weights"][2])
     assert rf"\alpha_{{34}}\right) &= \left({alpha3}\right)" in latex and r"z_{3}" in latex and r"z_{1}" not in latex
@@ -95,7 +95,7 @@ def test_seed_and_row_change_the_numbers():
 
 def test_causal_switch_masks_the_future():
     at = start(model="toy-gpt")
-    at.toggle(key="worked.causal").set_value(True).run()
+    at.toggle(key="w.causal").set_value(True).run()
     assert_clean(at)
     ex = worked_example(0, causal=True)
     assert_shows(at, ex)
@@ -111,13 +111,13 @@ def test_causal_switch_masks_the_future():
     assert drawn["weights.masked"]["text"][0][1:] == ["0.000"] * 3
     latex = "\n".join(element.value for element in at.latex)
     assert r"-\infty & j > i" in latex and r"s_{14}\right) &= \left(" + f"{ex['scaled'][0, 0]:.3f}" + r",\ -\infty,\ -\infty,\ -\infty\right)" in latex
-    at.toggle(key="worked.causal").set_value(False).run()
+    at.toggle(key="w.causal").set_value(False).run()
     assert "masked" not in traces(at) and np.all(values(traces(at)["weights"])[above] > 0)
 
 
 def test_two_heads_concatenate_and_multiply_by_w_o():
     at = start(model="toy-seq2seq")
-    at.toggle(key="worked.heads").set_value(True).run()
+    at.toggle(key="w.two_heads").set_value(True).run()
     assert_clean(at)
     ex = worked_example(0, n_heads=2)
     drawn = traces(at)
@@ -135,7 +135,7 @@ def test_two_heads_concatenate_and_multiply_by_w_o():
     latex = "\n".join(element.value for element in at.latex)
     assert r"\mathrm{Concat}(\mathrm{head}_1, \mathrm{head}_2)\, W^O" in latex and r"z^{(2)}_{1}" in latex
     # Both switches: each head masks its own future.
-    at.toggle(key="worked.causal").set_value(True).run()
+    at.toggle(key="w.causal").set_value(True).run()
     ex = worked_example(0, n_heads=2, causal=True)
     np.testing.assert_allclose(values(traces(at)["output"]), ex["output"], atol=1e-6)
     assert np.all(values(traces(at)["head2.weights"])[np.triu_indices(4, 1)] == 0)
@@ -157,7 +157,7 @@ def test_edited_cells_change_the_result_until_reset():
     assert_shows(at, worked_example(0, X=X))
     assert not np.allclose(values(traces(at)["Q"]), worked_example(0)["Q"])
     # The edit outlives other changes on the page...
-    at.toggle(key="worked.causal").set_value(True).run()
+    at.toggle(key="w.causal").set_value(True).run()
     assert_shows(at, worked_example(0, X=X, causal=True))
     # ...until the reset button (fresh editors, the seed's values).
     at.button(key="worked.reset").click().run()
@@ -166,7 +166,7 @@ def test_edited_cells_change_the_result_until_reset():
     np.testing.assert_allclose(at.data_editor[0].value.to_numpy(), seed_matrices(0)["X"], atol=1e-6)
     # A new seed also drops edits made on the old matrices.
     at = edit(at, "W_V", 0, "1", -3.0)
-    at.number_input(key="worked.seed").set_value(4).run()
+    at.number_input(key="w.seed").set_value(4).run()
     assert_shows(at, worked_example(4, causal=True))
 
 
@@ -188,9 +188,9 @@ def test_chinese_labels_and_a_visit_elsewhere():
     assert_clean(at)
     headings = " ".join(m.value for m in at.markdown)
     assert "查询 Q" in headings and "键 K" in headings and "值 V" in headings and "缩放" in headings
-    at.toggle(key="worked.heads").set_value(True)
-    at.toggle(key="worked.causal").set_value(True)
-    at.number_input(key="worked.seed").set_value(3).run()
+    at.toggle(key="w.two_heads").set_value(True)
+    at.toggle(key="w.causal").set_value(True)
+    at.number_input(key="w.seed").set_value(3).run()
     titles = [a["text"] for c in at.get("plotly_chart") for a in json.loads(c.proto.spec)["layout"]["annotations"]]
     assert "+ 掩码 M（因果）" in titles and "拼接(头₁, 头₂)" in titles and any("多头注意力" in t for t in titles)
     headings = " ".join(m.value for m in at.markdown)
@@ -202,7 +202,7 @@ def test_chinese_labels_and_a_visit_elsewhere():
     apptest.navigate(at, "explore")
     apptest.navigate(at, "worked-example")
     assert_clean(at)
-    assert at.number_input(key="worked.seed").value == 3 and at.toggle(key="worked.heads").value
+    assert at.number_input(key="w.seed").value == 3 and at.toggle(key="w.two_heads").value
     np.testing.assert_allclose(at.data_editor[0].value.to_numpy(), X, atol=1e-6)
     np.testing.assert_allclose(values(traces(at)["output"]),
                                worked_example(3, X=X, n_heads=2, causal=True)["output"], atol=1e-5)

@@ -5,7 +5,6 @@ import re
 import pytest
 from urllib.parse import quote
 
-from bench.appserver import ServerError, running_app
 from tests.apptest import wait_for_charts
 from tests import ROOT
 
@@ -13,17 +12,6 @@ pytestmark = pytest.mark.browser
 
 SCREENSHOTS = ROOT / "tests" / "screenshots"
 PAYLOAD = '<img src=x onerror="window.__pwned=1">'
-STARTUP_SECONDS = 120   # streamlit imports torch on the first page load; CI machines are slow
-
-
-@pytest.fixture(scope="module")
-def server():
-    """`streamlit run app.py` on a free loopback port, once /_stcore/health answers."""
-    try:
-        with running_app(STARTUP_SECONDS) as url:
-            yield url
-    except ServerError as error:
-        pytest.fail(str(error))
 
 
 @pytest.fixture
@@ -71,7 +59,7 @@ def test_default_page_paints_the_overview_image_and_the_heatmap(page, errors):
     # the head picker lives in a fragment: only that heatmap is redrawn
     radio(page, "Head").get_by_text("2", exact=True).click()
     page.wait_for_function("[...document.querySelectorAll('.gtitle')].some("
-                           "t => t.textContent.startsWith('encoder attention · layer 0 · head 2'))",
+                           "t => t.textContent.startsWith('cross attention · layer 2 · head 2'))",
                            timeout=60_000)
     page.wait_for_function("window.location.search.includes('head=2')", timeout=30_000)
     # a fragment rerun leaves the stale chart until it ends; then exactly two remain
@@ -81,8 +69,9 @@ def test_default_page_paints_the_overview_image_and_the_heatmap(page, errors):
 
 def test_a_shared_url_reopens_the_same_view(server, browser, page, errors):
     wait_for_charts(page, 2)
-    radio(page, "Attention").get_by_text("Encoder–decoder (cross) attention").click()
-    page.wait_for_function("window.location.search.includes('kind=cross')", timeout=60_000)
+    # the first view is cross-attention at layer 2: another kind, then another head
+    radio(page, "Attention").get_by_text("Encoder self-attention").click()
+    page.wait_for_function("window.location.search.includes('kind=encoder')", timeout=60_000)
     radio(page, "Head").get_by_text("3", exact=True).click()
     page.wait_for_function("window.location.search.includes('head=3')", timeout=60_000)
     shared = page.url
@@ -92,7 +81,7 @@ def test_a_shared_url_reopens_the_same_view(server, browser, page, errors):
     other.goto(shared)
     wait_for_charts(other, 2)
     titles = other.locator(".gtitle").all_text_contents()
-    assert any(t.startswith("cross attention · layer 0 · head 3") for t in titles), titles
+    assert any(t.startswith("encoder attention · layer 2 · head 3") for t in titles), titles
     fresh.close()
     assert errors == []
 
@@ -185,7 +174,7 @@ def test_downloads_give_png_html_and_the_trace(page, errors, tmp_path):
     with page.expect_download(timeout=60_000) as html:
         page.get_by_role("button", name="Figure as HTML").nth(1).click()
     text = html.value.path().read_text(encoding="utf-8")
-    assert "<html" in text and "Plotly.newPlot" in text and "encoder attention" in text
+    assert "<html" in text and "Plotly.newPlot" in text and "cross attention" in text
     # plotly.js itself is inside (megabytes), not fetched from a CDN: the file opens offline
     assert len(text) > 1_000_000 and '<script src="http' not in text
 
@@ -213,7 +202,8 @@ def page_markers(lang: str = "en") -> dict:
         entry.render                    # the page's module registers its strings on import
     from ui.i18n import TEXTS
     t = TEXTS[lang]
-    only = {"explore": "overview.title", "anatomy": "anatomy.pipeline.title", "generation": "generation.mode",
+    only = {"explore": "overview.title", "anatomy": "anatomy.pipeline.title", "block": "block.control.kind",
+            "generation": "generation.mode",
             "worked-example": "worked.seed", "aggregates": "agg.pick", "intervene": "int.heads"}
     return {entry.id: (t[entry.title_key], t[only[entry.id]][:16]) for entry in registry.PAGES}
 

@@ -254,11 +254,11 @@ def test_long_inputs_label_every_kth_cell_and_keep_every_value():
         step = positions[1] - positions[0]
         assert positions == list(range(0, 512, step))             # every k-th, evenly
         assert list(axis.ticktext) == [tokens[i] for i in positions]
-    assert "hover names every cell" in layout.title.subtitle.text
+    assert "hover names each" in layout.yaxis.title.text and "hover names each" in layout.xaxis.title.text
     hatch = Image.open(io.BytesIO(base64.b64decode(layout.images[0].source.split(",", 1)[1])))
     assert max(hatch.size) <= 1536
     short = viz.head_heatmap(make_record(), 0, "weights")
-    assert len(short.layout.xaxis.tickvals) == 3 and "hover names" not in (short.layout.title.subtitle.text or "")
+    assert len(short.layout.xaxis.tickvals) == 3 and "hover names" not in short.layout.xaxis.title.text
 
 
 def test_long_overviews_pool_blocks_and_say_so():

@@ -68,7 +68,7 @@ def mean_section(ctx: PageContext, records: list, kind: str) -> None:
     st.markdown(f"**{t('agg.mean.title')}**")
     st.caption(t("agg.mean.help"))
     with shown_errors(t, "drawing the mean over heads"):
-        ctx.chart(figures.mean_heads_figure(records, title=t("agg.mean.figure", kind=t(f"kind.{kind}"))),
+        ctx.chart(figures.mean_heads_figure(records, title=t("agg.mean.figure", kind=t(f"kind.{kind}")), t=t),
                   key="aggregates.mean")
 
 
@@ -82,7 +82,7 @@ def rollout_row(ctx: PageContext, matrix: np.ndarray, tokens: list, kind: str) -
                            format_func=lambda i: f"{visible(tokens[i])} ({i})", key=f"aggregates.row.{kind}.{n}")
         # token_label: the title is plotly text, where markup in a token must stay literal.
         title = ctx.t("agg.rollout.row.figure", token=token_label(tokens[row]), row=row)
-        ctx.chart(figures.rollout_row_figure(matrix, tokens, row, title=title), key="aggregates.rollout_row")
+        ctx.chart(figures.rollout_row_figure(matrix, tokens, row, title=title, t=ctx.t), key="aggregates.rollout_row")
 
 
 def shown_rollout(ctx: PageContext, kind: str) -> tuple[np.ndarray, list, int]:
@@ -113,7 +113,7 @@ def rollout_section(ctx: PageContext, records: list, kind: str) -> None:
         k = matrix.shape[0]
         st.caption(t("agg.rollout.over", n=n) if k == n else t("agg.rollout.over.hidden", n=n, k=k))
         ctx.chart(figures.rollout_figure(matrix, tokens, title=t("agg.rollout.figure", kind=t(f"kind.{kind}"),
-                                                                  n=len(records))),
+                                                                  n=len(records)), t=t),
                   key="aggregates.rollout")
         rollout_row(ctx, matrix, tokens, kind)
 
@@ -155,10 +155,10 @@ def head_maps_section(ctx: PageContext, records: list, kind: str) -> None:
         distance = per_head_grid(records, mean_attention_distance)     # [layer, head] tokens
         left, right = st.columns(2)
         with left:
-            ctx.chart(figures.entropy_figure(records, title=t("agg.entropy.figure", kind=t(f"kind.{kind}"))),
+            ctx.chart(figures.entropy_figure(records, title=t("agg.entropy.figure", kind=t(f"kind.{kind}")), t=t),
                       key="aggregates.entropy")
         with right:
-            ctx.chart(figures.distance_figure(records, title=t("agg.distance.figure", kind=t(f"kind.{kind}"))),
+            ctx.chart(figures.distance_figure(records, title=t("agg.distance.figure", kind=t(f"kind.{kind}")), t=t),
                       key="aggregates.distance")
             if kind == "cross":
                 st.caption(t("agg.distance.cross"))

@@ -102,7 +102,7 @@ def pipeline_section(ctx: PageContext, record, head: int, query: int, key: int) 
     t = ctx.t
     st.markdown(f"**{t('anatomy.pipeline.title')}**")
     st.caption(t("anatomy.bias") if record.bias is not None else t("anatomy.no_bias"))
-    ctx.chart(anatomy.pipeline_figure(record, head, query, key), key="anatomy.pipeline")
+    ctx.chart(anatomy.pipeline_figure(record, head, query, key, t=t), key="anatomy.pipeline")
     st.caption(t("anatomy.pipeline.caption", scale=record.scale))
 
 
@@ -114,7 +114,7 @@ def neuron_section(ctx: PageContext, record, head: int, query: int, key: int) ->
     left, right = st.columns([1, 1])
     with left:
         # Only numbers and fixed symbols go into LaTeX, never a token.
-        for line in anatomy.neuron_formulas(numbers):
+        for line in anatomy.neuron_formulas(numbers, t=t):
             st.latex(line)
         if not numbers.allowed:
             st.info(t("anatomy.masked"))
@@ -124,15 +124,15 @@ def neuron_section(ctx: PageContext, record, head: int, query: int, key: int) ->
             st.caption(t("anatomy.check.ok", diff=diff, zdiff=zdiff))
         else:
             st.warning(t("anatomy.check.bad", diff=diff))
-        ctx.chart(anatomy.softmax_row_figure(record, head, query, key), key="anatomy.row")
+        ctx.chart(anatomy.softmax_row_figure(record, head, query, key, t=t), key="anatomy.row")
     with right:
-        ctx.chart(anatomy.neuron_figure(record, head, query, key), key="anatomy.neuron")
+        ctx.chart(anatomy.neuron_figure(record, head, query, key, t=t), key="anatomy.neuron")
 
 
 def qkv_section(ctx: PageContext, record, head: int, query: int, key: int) -> None:
     st.markdown(f"**{ctx.t('anatomy.qkv.title')}**")
     st.caption(ctx.t("anatomy.qkv.caption"))
-    ctx.chart(anatomy.qkv_figure(record, head, query, key), key="anatomy.qkv")
+    ctx.chart(anatomy.qkv_figure(record, head, query, key, t=ctx.t), key="anatomy.qkv")
 
 
 def head_view_section(ctx: PageContext, record, head: int) -> None:
@@ -151,7 +151,7 @@ def head_view_section(ctx: PageContext, record, head: int) -> None:
         controls.info(t("anatomy.headview.none"))
         return
     with figure:
-        ctx.chart(anatomy.head_view_figure(record, sorted(heads)), key="anatomy.headview")
+        ctx.chart(anatomy.head_view_figure(record, sorted(heads), t=t), key="anatomy.headview")
 
 
 @st.fragment
@@ -172,4 +172,6 @@ def render(ctx: PageContext) -> None:
     kind = bound(st.radio, "kind", t("control.kind"), options=kinds, horizontal=True,
                  format_func=lambda k: t(f"kind.{k}"))
     st.subheader(f"{t(f'kind.{kind}')}: {t(f'kind.{kind}.help')}")
+    if kind == "decoder":       # where the mask goes: on the scores, not on V (the source text says V)
+        st.caption(t("kind.decoder.mask"))
     head_anatomy(ctx, ctx.trace.records_of(kind))

@@ -36,7 +36,7 @@ def head_detail(ctx: PageContext, records: list, stage: str, unknown: tuple) -> 
         head = bound(right.radio, "head", t("control.head"), options=["mean", *range(records[0].n_heads)],
                      horizontal=True, format_func=lambda h: t("head.mean") if h == "mean" else str(h))
         record = next(r for r in records if r.layer == layer)
-        figure = viz.head_heatmap(record, head, stage, unknown=unknown, validate=validate_figures())
+        figure = viz.head_heatmap(record, head, stage, unknown=unknown, validate=validate_figures(), t=t)
         ctx.chart(figure, key="explore.detail")
         figure_downloads(ctx, figure, f"attention-{record.kind}-L{record.layer}-{head}-{stage}", key="explore.detail")
     sync_url()
@@ -48,10 +48,13 @@ def render(ctx: PageContext) -> None:
     trace = ctx.run_trace(ctx.view.text, ctx.view.target or None, pad_to=pad_to) if pad_to else ctx.trace
     records = trace.records_of(kind)
     st.subheader(f"{t(f'kind.{kind}')}: {t(f'kind.{kind}.help')}")
+    if kind == "decoder":       # where the mask goes: on the scores, not on V
+        st.caption(t("kind.decoder.mask"))
     if stage == "biased" and all(r.bias is None for r in records):
         st.caption(t("msg.no_bias"))
-    st.markdown(f"**{t('overview.title')}**")
-    overview = viz.overview_image(records, stage, validate=validate_figures())
+    if not ctx.lecture:      # the figure's own title says it; a hall needs the picture higher
+        st.markdown(f"**{t('overview.title')}**")
+    overview = viz.overview_image(records, stage, validate=validate_figures(), t=t)
     ctx.chart(overview, key="explore.overview")
     figure_downloads(ctx, overview, f"attention-{kind}-all-heads-{stage}", key="explore.overview")
     if not ctx.lecture:

@@ -4,11 +4,19 @@ from __future__ import annotations
 import streamlit as st
 
 import model
-from viz.intervene import change_summary_figure, prediction_rows, visible, weight_change_figure
-from ..context import PageContext, bound, set_view, shown_errors, sync_url, view
+from viz.intervene import (NO_CHANGE, change_grid, change_summary_figure, largest_change, prediction_rows, visible,
+                           weight_change_figure)
+from ..context import PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
 from ..i18n import register
 
 register("en", {
+    "int.column.position": "position",
+    "int.column.input": "input",
+    "int.column.top-1 before": "top-1 before",
+    "int.column.p before": "p before",
+    "int.column.top-1 after": "top-1 after",
+    "int.column.p after": "p after",
+    "int.column.changed": "changed",
     "int.help": "Switch heads off (their output z is zeroed before W^O) or hide key tokens (no query may attend to them, as if they were padding), rerun the model and compare.",
     "int.heads": "Heads to switch off",
     "int.heads.option": "{kind} L{layer} H{head}",
@@ -27,8 +35,16 @@ register("en", {
     "int.summary.figure": "change of attention: mean over queries of Σ_j |Δα_ij| (0 = unchanged, 2 = disjoint)",
     "int.detail": "After − before, per head, for one layer",
     "int.detail.figure": "{kind} · layer {layer} · α after − α before",
+    "int.no_change": "The intervention changed no attention weight anywhere (largest change {top:.1e}): there is no after − before to draw.",
 })
 register("zh", {
+    "int.column.position": "位置",
+    "int.column.input": "输入",
+    "int.column.top-1 before": "之前的第一预测",
+    "int.column.p before": "之前的概率",
+    "int.column.top-1 after": "之后的第一预测",
+    "int.column.p after": "之后的概率",
+    "int.column.changed": "是否改变",
     "int.help": "关闭一些注意力头（在 W^O 之前将其输出 z 置零），或遮蔽一些键词元（任何查询都不能关注它们，如同填充），重新运行模型并比较。",
     "int.heads": "要关闭的注意力头",
     "int.heads.option": "{kind} 第{layer}层 头{head}",
@@ -47,6 +63,7 @@ register("zh", {
     "int.summary.figure": "注意力变化：对查询取平均的 Σ_j |Δα_ij|（0 = 不变，2 = 完全不同）",
     "int.detail": "某一层每个头的 干预后 − 干预前",
     "int.detail.figure": "{kind} · 第 {layer} 层 · α 干预后 − α 干预前",
+    "int.no_change": "这次干预没有改变任何注意力权重（最大变化 {top:.1e}）：没有可画的 干预后 − 干预前。",
 })
 
 
@@ -116,7 +133,27 @@ def predictions_section(ctx: PageContext, before, after) -> None:
     st.caption(t("int.predictions.changed", changed=sum(r["changed"] for r in rows), n=len(rows)))
     # st.dataframe shows token text as plain text (markup included), never as HTML.
     # Up to ten rows fit without scrolling; a longer table scrolls in a fixed height.
-    st.dataframe(rows, hide_index=True, width="stretch", height="auto" if len(rows) <= 10 else 420)
+    shown = [{t(f"int.column.{column}"): value for column, value in row.items()} for row in rows]
+    st.dataframe(shown, hide_index=True, width="stretch", height="auto" if len(rows) <= 10 else 420)
+
+
+SEEN = "intervene.seen"   # session: the intervention the detail view last opened on
+
+
+def open_where_changed(intervention: model.Intervention, pairs: list, grid) -> None:
+    """When an intervention is new, and the view would open on an attention call it did not
+    change (a switched-off head keeps its own weights, so its own layer shows empty panels on a
+    scale of float noise), open on the (kind, layer) it changed most instead. A layer that did
+    change stays, whoever chose it (a link, the user)."""
+    seen = st.session_state.get(SEEN)
+    st.session_state[SEEN] = intervention
+    change = dict(zip(pairs, grid.max(axis=1)))
+    if seen == intervention or change.get((view().kind, view().layer), 0.0) >= NO_CHANGE:
+        return
+    (kind, layer), _ = largest_change(pairs, grid)
+    set_view(kind=kind, layer=layer)
+    forget_widget("kind")
+    forget_widget("layer")
 
 
 @st.fragment
@@ -129,7 +166,7 @@ def change_detail(ctx: PageContext, before, after) -> None:
                      format_func=lambda k: t(f"kind.{k}"))
         layer = bound(right.radio, "layer", t("control.layer"), options=before.layers(kind), horizontal=True)
         ctx.chart(weight_change_figure(before.get(kind, layer), after.get(kind, layer),
-                                       title=t("int.detail.figure", kind=t(f"kind.{kind}"), layer=layer)),
+                                       title=t("int.detail.figure", kind=t(f"kind.{kind}"), layer=layer), t=t),
                   key="intervene.detail")
     sync_url()
 
@@ -140,6 +177,7 @@ def render(ctx: PageContext) -> None:
     intervention = intervention_controls(ctx)
     if not intervention:
         st.info(t("int.nothing"))
+        st.session_state[SEEN] = intervention
         sync_url()
         return
     before = ctx.trace
@@ -150,7 +188,13 @@ def render(ctx: PageContext) -> None:
         st.markdown(f"**{t('int.summary')}**")
         st.caption(t("int.summary.help"))
         ctx.chart(change_summary_figure(before.records, after.records, sorted(intervention.heads_off),
-                                        title=t("int.summary.figure")), key="intervene.summary")
+                                        title=t("int.summary.figure"), t=t), key="intervene.summary")
         st.markdown(f"**{t('int.detail')}**")
-        change_detail(ctx, before, after)
+        pairs, grid = change_grid(before.records, after.records)
+        _, largest = largest_change(pairs, grid)
+        if largest < NO_CHANGE:
+            st.info(t("int.no_change", top=largest))
+        else:
+            open_where_changed(intervention, pairs, grid)
+            change_detail(ctx, before, after)
     sync_url()

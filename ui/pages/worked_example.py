@@ -3,7 +3,7 @@ causal mask and 2-head (multi-head) attention as switches. It needs no trace: mo
 computes it through the same attention code as the models."""
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 import pandas as pd
@@ -11,11 +11,13 @@ import streamlit as st
 
 from model.worked_example import MATRICES, seed_matrices, worked_example
 from viz import worked
-from ..context import PageContext, shown_errors
+from ..context import PageContext, bound, set_view, shown_errors, view
+from ..state import EDIT_LIMIT as LIMIT
+from ..state import MAX_SEED, WORKED_MATRICES
 from ..i18n import register
 
 register("en", {
-    "worked.title": "The source text's example (§4.2): 4 tokens, each a 4-dimensional vector",
+    "worked.title": "The source text's worked example of self-attention: 4 tokens, each a 4-dimensional vector",
     "worked.intro": ("X holds one token per row (x₁ … x₄). The projections W^Q, W^K, W^V (and W^O for two heads) "
                      "come from the seed; edit any cell to see every step change. Numbers are rounded to 3 decimals; "
                      "the computation runs through the same attention code as the built-in models."),
@@ -23,7 +25,12 @@ register("en", {
     "worked.seed.help": "X, W^Q, W^K, W^V and W^O are drawn uniformly from −1..1 and rounded to one decimal.",
     "worked.reset": "Reset to seed",
     "worked.causal": "Causal mask",
-    "worked.causal.help": "The decoder's masked self-attention. No position sees the future: −∞ above the diagonal before the softmax, so α = 0 there.",
+    "worked.causal.help": ("The decoder's masked self-attention. No position sees the future: the scores above the "
+                           "diagonal become −∞ before the softmax, so their weights α are 0. V is not changed."),
+    "worked.causal.where": ("The mask acts on the scores, before the softmax: M adds −∞ to the scaled scores above the "
+                            "diagonal, so those weights α are 0. The value vectors V are untouched: each zᵢ is a "
+                            "weighted sum of the same V, with weight 0 on later tokens. (The source text says V is "
+                            "set to −∞; it is the scores that are.)"),
     "worked.heads": "Multi-head: 2 heads",
     "worked.heads.help": "Split d_model = 4 into 2 heads of dₖ = 2, attend per head, concatenate, multiply by W^O.",
     "worked.inputs": "Inputs (editable: numbers only)",
@@ -57,14 +64,17 @@ register("en", {
     "worked.panel.output": "MultiHead = Concat · W<sup>O</sup>",
 })
 register("zh", {
-    "worked.title": "原文示例（4.2 节）：4 个词元，每个是一个 4 维向量",
+    "worked.title": "原文中的自注意力计算示例：4 个词元，每个是一个 4 维向量",
     "worked.intro": ("X 的每一行是一个词元（x₁ … x₄）。投影矩阵 W^Q、W^K、W^V（两个头时还有 W^O）由随机种子生成；"
                      "修改任意单元格即可看到每一步随之变化。数值保留 3 位小数；计算使用与内置模型相同的注意力代码。"),
     "worked.seed": "随机种子",
     "worked.seed.help": "X、W^Q、W^K、W^V 和 W^O 从 −1..1 均匀抽取，并保留一位小数。",
     "worked.reset": "恢复种子值",
     "worked.causal": "因果掩码",
-    "worked.causal.help": "解码器的掩码自注意力。任何位置都看不到未来：softmax 之前对角线以上为 −∞，因此那里的 α = 0。",
+    "worked.causal.help": "解码器的掩码自注意力。任何位置都看不到未来：softmax 之前，对角线以上的分数变为 −∞，因此那里的权重 α = 0。V 不变。",
+    "worked.causal.where": ("掩码作用在分数上、softmax 之前：M 给对角线以上的缩放后分数加上 −∞，因此这些权重 α 为 0。值向量 V "
+                            "不受影响：每个 zᵢ 仍是同一组 V 的加权和，只是后面词元的权重为 0。（原文说把 V 设为 −∞；"
+                            "实际上被设为 −∞ 的是分数。）"),
     "worked.heads": "多头注意力：2 个头",
     "worked.heads.help": "把 d_model = 4 拆成 2 个 dₖ = 2 的头，每个头分别计算注意力，拼接后乘以 W^O。",
     "worked.inputs": "输入（可编辑：仅限数字）",
@@ -96,10 +106,11 @@ register("zh", {
     "worked.panel.output": "多头注意力 = 拼接 · W<sup>O</sup>",
 })
 
-LIMIT = 1000.0     # |entry| bound: keeps every product finite in float32 (and the table readable)
+# LIMIT (ui/state.py): |entry| bound, keeps every product finite in float32 (and the table readable)
+assert tuple(MATRICES) == WORKED_MATRICES, "the link's matrix names (ui/state.py) are the worked example's"
 N_HEADS = 2
 EDIT_PREFIX = "worked.edit."
-KEPT = "worked.kept"   # values that outlive the widgets when the user visits another page
+KEPT = "worked.kept"   # the editors' version and the seed the edits were made on
 LATEX_NAMES = {"X": "X", "W_Q": "W^Q", "W_K": "W^K", "W_V": "W^V", "W_O": "W^O"}
 
 # One LaTeX line per step: symbols and digits only, never user text.
@@ -133,16 +144,6 @@ def kept() -> dict:
     return st.session_state.setdefault(KEPT, {})
 
 
-def kept_widget(widget: Callable, key: str, default, **kwargs):
-    """A plain widget whose value survives a visit to another page (Streamlit drops the state of
-    widgets a run does not draw; the copy in KEPT re-seeds it)."""
-    if key not in st.session_state:
-        st.session_state[key] = kept().get(key, default)
-    value = widget(key=key, **kwargs)
-    kept()[key] = value
-    return value
-
-
 def editor_key(name: str) -> str:
     """The editor's key carries a version: a new key is the only way to clear a data editor's
     edits (its state cannot be written, and the browser would send old edits back)."""
@@ -150,9 +151,9 @@ def editor_key(name: str) -> str:
 
 
 def forget_edits() -> None:
-    """Back to the seed's matrices: fresh editors, and no kept edited matrices."""
+    """Back to the seed's matrices: fresh editors, and no edited cells in the view (or link)."""
     kept()["edit_version"] = kept().get("edit_version", 0) + 1
-    kept().pop("matrices", None)
+    set_view(edits=())
 
 
 def follow_seed(seed: int) -> None:
@@ -160,6 +161,23 @@ def follow_seed(seed: int) -> None:
     if kept().get("matrices_seed", seed) != seed:
         forget_edits()
     kept()["matrices_seed"] = seed
+
+
+def with_edits(name: str, drawn: np.ndarray, edits: tuple) -> np.ndarray:
+    """The seed's matrix `name` with the view's edited cells written in."""
+    values = np.array(drawn, dtype=np.float64)
+    for matrix, r, c, value in edits:
+        if matrix == name and r < values.shape[0] and c < values.shape[1]:
+            values[r, c] = value
+    return values
+
+
+def edited_cells(name: str, values: np.ndarray, drawn: np.ndarray) -> list[tuple]:
+    """(name, row, column, value) of every valid cell that differs from the seed's: what a link
+    must carry to rebuild the matrix."""
+    seed = np.asarray(drawn, dtype=np.float64)
+    ok = np.isfinite(values) & (np.abs(np.nan_to_num(values)) <= LIMIT)
+    return [(name, int(r), int(c), float(values[r, c])) for r, c in zip(*np.nonzero(ok & (values != seed)))]
 
 
 # ---- inputs -------------------------------------------------------------------------------------
@@ -195,21 +213,35 @@ def matrix_editor(name: str, base: np.ndarray, container) -> pd.DataFrame:
 def input_matrices(ctx: PageContext, seed: int, names: tuple) -> Optional[dict]:
     """The editors, seeded by `seed` (or the user's kept edits); None, with a message, if an entry is bad."""
     t = ctx.t
+    if ctx.lecture:
+        # The editors draw their numbers on a canvas at the table's own size, too small for a hall:
+        # in lecture mode they fold away (the lecturer opens them to edit), and the first screen
+        # holds the computation's pictures.
+        with st.expander(t("worked.inputs"), expanded=False):
+            return _input_matrices(ctx, seed, names)
     st.markdown(f"**{t('worked.inputs')}**")
+    return _input_matrices(ctx, seed, names)
+
+
+def _input_matrices(ctx: PageContext, seed: int, names: tuple) -> Optional[dict]:
+    t = ctx.t
     st.caption(t("worked.inputs.caption"))
     follow_seed(seed)
     drawn = seed_matrices(seed)
-    store = kept().setdefault("matrices", {})
-    matrices, messages = {}, []
+    matrices, messages, edits = {}, [], []
     # At most four editors to a row: narrower ones would hide a column behind a scroll bar.
     columns = st.columns(4) + (st.columns(4) if len(names) > 4 else [])
     for name, column in zip(names, columns):
         # Edits are cell -> value, so replaying them on a base that already holds them is harmless.
-        edited = matrix_editor(name, store.get(name, drawn[name]), column)
+        edited = matrix_editor(name, with_edits(name, drawn[name], view().edits), column)
         values, problems = read_matrix(edited)
-        store[name] = values
+        edits += edited_cells(name, values, drawn[name])
         matrices[name] = values
         messages += [t("worked.bad", matrix=LATEX_NAMES[name], row=r, col=c, limit=LIMIT) for r, c in problems]
+    # the edits of matrices not shown (W^O with one head) stay for when they are shown again
+    kept_hidden = [e for e in view().edits if e[0] not in names]
+    if tuple(sorted(edits + kept_hidden)) != view().edits:
+        set_view(edits=tuple(sorted(edits + kept_hidden)))
     if "W_O" in names:
         columns[5].caption(t("worked.w_o"))
     if messages:
@@ -225,13 +257,15 @@ def controls(ctx: PageContext) -> tuple[int, bool, bool]:
     t = ctx.t
     seed_box, reset_box, causal_box, heads_box = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
     with seed_box:
-        seed = kept_widget(st.number_input, "worked.seed", 0, label=t("worked.seed"), min_value=0,
-                           max_value=2**31 - 1, step=1, help=t("worked.seed.help"))
+        seed = bound(st.number_input, "seed", t("worked.seed"), min_value=0, max_value=MAX_SEED, step=1,
+                     help=t("worked.seed.help"))
     reset_box.button(t("worked.reset"), key="worked.reset", on_click=forget_edits)
     with causal_box:
-        causal = kept_widget(st.toggle, "worked.causal", False, label=t("worked.causal"), help=t("worked.causal.help"))
+        causal = bound(st.toggle, "causal", t("worked.causal"), help=t("worked.causal.help"))
     with heads_box:
-        two_heads = kept_widget(st.toggle, "worked.heads", False, label=t("worked.heads"), help=t("worked.heads.help"))
+        two_heads = bound(st.toggle, "two_heads", t("worked.heads"), help=t("worked.heads.help"))
+    if causal:      # where the mask goes: on the scores, not on V
+        st.caption(t("worked.causal.where"))
     return int(seed), bool(causal), bool(two_heads)
 
 
@@ -250,8 +284,7 @@ def spelled_out(ctx: PageContext, stages: dict, row: int, causal: bool, head: Op
 
 def row_choice(ctx: PageContext, n: int) -> int:
     """0-based query row whose z_i is spelled out (the source text's z_1 by default)."""
-    i = kept_widget(st.radio, "worked.row", 1, label=ctx.t("worked.row"), options=list(range(1, n + 1)),
-                    horizontal=True)
+    i = bound(st.radio, "row", ctx.t("worked.row"), options=list(range(1, n + 1)), horizontal=True)
     return int(i) - 1
 
 
@@ -260,7 +293,7 @@ def single_head(ctx: PageContext, ex: dict, titles: dict) -> None:
     st.markdown(f"#### {t('worked.step.attention.masked' if causal else 'worked.step.attention')}")
     for line in attention_latex(ex["d_k"], causal):
         st.latex(line)
-    ctx.chart(worked.panels_figure(worked.attention_panels(ex, causal, titles)), key="worked.attention")
+    ctx.chart(worked.panels_figure(worked.attention_panels(ex, causal, titles), t=t), key="worked.attention")
     st.caption(t("worked.colours"))
     row = row_choice(ctx, ex["X"].shape[0])
     st.markdown(f"#### {t('worked.step.zi', i=worked.sub('', row + 1))}")
@@ -277,11 +310,11 @@ def multi_head(ctx: PageContext, ex: dict, titles: dict) -> None:
         for line in head_latex(h, d_k):
             st.latex(line)
         panels = worked.attention_panels(stages, causal, titles, prefix=f"head{h}.")
-        ctx.chart(worked.panels_figure(panels), key=f"worked.head{h}")
+        ctx.chart(worked.panels_figure(panels, t=t), key=f"worked.head{h}")
     st.caption(t("worked.colours"))
     st.markdown(f"#### {t('worked.step.concat')}")
     st.latex(LATEX_CONCAT)
-    ctx.chart(worked.panels_figure(worked.output_panels(ex, titles)), key="worked.output")
+    ctx.chart(worked.panels_figure(worked.output_panels(ex, titles), t=t), key="worked.output")
     row = row_choice(ctx, ex["X"].shape[0])
     st.markdown(f"#### {t('worked.step.zi.heads', i=worked.sub('', row + 1))}")
     for h, stages in enumerate(ex["heads"], start=1):
@@ -303,7 +336,7 @@ def render(ctx: PageContext) -> None:
         titles = panel_titles(t)
         st.markdown(f"#### {t('worked.step.qkv')}")
         st.latex(LATEX_QKV)
-        ctx.chart(worked.panels_figure(worked.projection_panels(ex, titles)), key="worked.qkv")
+        ctx.chart(worked.panels_figure(worked.projection_panels(ex, titles), t=t), key="worked.qkv")
         if two_heads:
             st.caption(t("worked.step.qkv.heads"))
             multi_head(ctx, ex, titles)
