@@ -216,14 +216,17 @@ def mask_guesses_view(trace: model.Trace, t) -> None:
     masks = [i for i, token in enumerate(trace.encoder_tokens) if token == MASK]
     if not masks:
         return
-    st.markdown(f"**{t('output.top5')}**")
+    # in a hall the table folds away under its title: the first screen is for the picture
+    box = st.expander(t("output.top5"), expanded=False) if view().lecture else st.container()
+    if not view().lecture:
+        box.markdown(f"**{t('output.top5')}**")
     escaped = model_guide.markdown_escaped
     rows = [{t("output.top5.mask"): escaped(mask_context(trace.encoder_tokens, i)), t("output.top5.position"): i,
              **{str(rank): f"{escaped(VISIBLE.get(token, token))}  {p:.0%}"
                 for rank, (token, p) in enumerate(trace.predictions[i], start=1)}}
             for i in masks]
     # st.table renders Markdown in its cells: text and guesses are escaped, so "*" or "<" stay characters
-    st.table(pd.DataFrame(rows))
+    box.table(pd.DataFrame(rows))
 
 
 def mask_context(tokens: list[str], i: int, width: int = 4) -> str:

@@ -58,6 +58,12 @@ def for_projector(fig: go.Figure) -> go.Figure:
     top = layout.margin.t if layout.margin.t is not None else 80
     layout.margin.t = max(int(top * 1.5), _pinned_title_room(layout))
     room_for_row_labels(fig)
+    for name in [key for key in layout.to_plotly_json() if key.startswith("coloraxis")]:
+        bar = layout[name].colorbar                # a colour bar shared by several traces
+        bar.tickfont.size = max(bar.tickfont.size or 12, LECTURE_FONT)
+        bar.tickfont.color = LECTURE_TEXT
+        bar.title.font.size = max(bar.title.font.size or 12, LECTURE_FONT)
+        bar.title.font.color = LECTURE_TEXT
     for trace in fig.data:
         if "colorbar" in trace:
             trace.colorbar.tickfont.size = LECTURE_FONT

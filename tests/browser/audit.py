@@ -146,21 +146,23 @@ ALLOWED_WORDS = {
     "toy", "seq2seq", "gpt", "bert", "minilm", "all", "MiniLM", "L6", "v2", "encoder", "decoder",
     "softmax", "QK", "Q", "K", "V", "W", "d_k", "d_model", "d_ff", "Attention", "MultiHead", "Concat", "head",
     "ReLU", "GELU", "SiLU", "SwiGLU", "RMSNorm", "LayerNorm", "FFN", "logits", "Transformer", "BERT", "GPT", "PNG",
-    "CSV", "npz", "URL", "CPU", "GPU", "CUDA", "Hugging", "Face", "WordPiece", "BPE", "English", "max", "exp",
+    "CSV", "npz", "URL", "Python", "ASCII", "CPU", "GPU", "CUDA", "Hugging", "Face", "WordPiece", "BPE", "English", "max", "exp",
     "bos", "eos", "pad", "unk", "CLS", "SEP", "MASK", "mask", "px", "float32", "Sublayer", "Norm", "CrossAttention",
-    "enc", "out", "Z", "x", "h",
+    "enc", "out", "Z", "x", "h", "mean_h", "ij",
 }
 
 
 def english_words(items, allowed=ALLOWED_WORDS, token_texts: set = frozenset()) -> list[str]:
     """Visible texts holding a word of two or more Latin letters that is not allowed (model
     names, formulas, token text)."""
-    allowed_lower = {w.lower() for w in allowed} | {t.lower() for t in token_texts}
+    allowed_lower = {w.lower() for w in allowed}
+    quoted = " ".join(token_texts).lower()      # a word inside the typed text or the output is token text
     found = []
     for i in items:
         if i.get("literal"):
             continue
-        words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9_]+", i["text"]) if w.lower() not in allowed_lower]
+        words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9_]+", i["text"])
+                 if w.lower() not in allowed_lower and w.lower() not in quoted]
         if words:
             found.append(f"{i['text'][:60]!r}: {words}")
     return found

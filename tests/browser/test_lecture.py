@@ -171,3 +171,28 @@ def test_a_lecture_in_chinese(server, browser):
     assert page.locator("[data-testid=stSidebarNav]").get_by_text("Generation", exact=True).count() == 1
     assert errors == []
     context.close()
+
+
+PLOT = "[data-testid=stMain] .js-plotly-plot"
+
+
+@pytest.mark.parametrize("name,link,picture", [
+    ("anatomy", "/anatomy?model=toy-gpt", PLOT),
+    ("aggregates", "/aggregates?model=minilm", PLOT),
+    # Intervene's result is the output before and after, side by side above its charts
+    ("intervene", "/intervene?model=toy-bert&heads_off=encoder.0.0",
+     "[data-testid=stMain] [data-testid=stHorizontalBlock] [data-testid=stCode]"),
+])
+def test_the_other_pages_read_from_the_back_of_the_hall(server, browser, name, link, picture):
+    """The pages the walk does not visit, opened in lecture mode in Chinese: the same checks."""
+    if "minilm" in link:
+        import model
+        if "minilm" not in model.available():
+            pytest.skip("minilm is not installed")
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+    page = context.new_page()
+    page.goto(f"{server}{link}&lecture=1&lang=zh")
+    wait_for_charts(page, 1)
+    wait_until_idle(page)
+    Lecture(page).stop(f"page-{name}", {"lang": "zh", "lecture": "1"}, picture=picture)
+    context.close()

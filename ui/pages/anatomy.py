@@ -83,7 +83,8 @@ def head_controls(ctx: PageContext, records: list) -> tuple:
     if view().head == "mean" or st.session_state.get("w.head", 0) == "mean":
         st.caption(t("anatomy.mean_note"))
     _keep_in_range("head", range(records[0].n_heads))
-    st.caption(t("anatomy.controls"))
+    if not ctx.lecture:        # in a hall the lecturer says it; the pictures come first
+        st.caption(t("anatomy.controls"))
     c_layer, c_head, c_query, c_key = st.columns([2, 3, 2, 2])
     layer = bound(c_layer.radio, "layer", t("control.layer"), options=[r.layer for r in records], horizontal=True)
     record = next(r for r in records if r.layer == layer)
@@ -101,7 +102,8 @@ def head_controls(ctx: PageContext, records: list) -> tuple:
 def pipeline_section(ctx: PageContext, record, head: int, query: int, key: int) -> None:
     t = ctx.t
     st.markdown(f"**{t('anatomy.pipeline.title')}**")
-    st.caption(t("anatomy.bias") if record.bias is not None else t("anatomy.no_bias"))
+    if not ctx.lecture:
+        st.caption(t("anatomy.bias") if record.bias is not None else t("anatomy.no_bias"))
     ctx.chart(anatomy.pipeline_figure(record, head, query, key, t=t), key="anatomy.pipeline")
     st.caption(t("anatomy.pipeline.caption", scale=record.scale))
 
@@ -169,8 +171,11 @@ def head_anatomy(ctx: PageContext, records: list) -> None:
 def render(ctx: PageContext) -> None:
     t = ctx.t
     kinds = ctx.trace.kinds()
-    kind = bound(st.radio, "kind", t("control.kind"), options=kinds, horizontal=True,
-                 format_func=lambda k: t(f"kind.{k}"))
+    if len(kinds) > 1:
+        kind = bound(st.radio, "kind", t("control.kind"), options=kinds, horizontal=True,
+                     format_func=lambda k: t(f"kind.{k}"))
+    else:                      # one kind of attention: the heading below names it, a radio would not choose
+        kind = kinds[0]
     st.subheader(f"{t(f'kind.{kind}')}: {t(f'kind.{kind}.help')}")
     if kind == "decoder":       # where the mask goes: on the scores, not on V (the source text says V)
         st.caption(t("kind.decoder.mask"))

@@ -20,7 +20,11 @@ register("en", {
     "int.help": "Switch heads off (their output z is zeroed before W^O) or hide key tokens (no query may attend to them, as if they were padding), rerun the model and compare.",
     "int.heads": "Heads to switch off",
     "int.heads.option": "{kind} L{layer} H{head}",
+    "int.kind.encoder": "encoder",
+    "int.kind.decoder": "decoder",
+    "int.kind.cross": "cross",
     "int.masked.source": "Key tokens to mask (source positions)",
+    "int.choose": "Choose tokens",
     "int.masked.target": "Key tokens to mask (prompt positions)",
     "int.nothing": "Choose heads to switch off or tokens to mask: the model then runs again and this page shows what changed.",
     "int.output": "Output",
@@ -48,15 +52,19 @@ register("zh", {
     "int.help": "关闭一些注意力头（在 W^O 之前将其输出 z 置零），或遮蔽一些键词元（任何查询都不能关注它们，如同填充），重新运行模型并比较。",
     "int.heads": "要关闭的注意力头",
     "int.heads.option": "{kind} 第{layer}层 头{head}",
+    "int.kind.encoder": "编码器",
+    "int.kind.decoder": "解码器",
+    "int.kind.cross": "交叉",
     "int.masked.source": "要掩码的键词元（源序列位置）",
+    "int.choose": "选择词元",
     "int.masked.target": "要掩码的键词元（提示位置）",
     "int.nothing": "请选择要关闭的头或要掩码的词元：模型会重新运行，本页显示有哪些变化。",
     "int.output": "输出",
     "int.before": "干预前",
     "int.after": "干预后",
     "int.regenerated": "输出在干预下重新生成，因此解码器输入可能不同：干预前 {before} 个词元，干预后 {after} 个。下面的比较只覆盖两次运行共有的 {common} 个位置；某位置的词元不同时，标签显示为 干预前→干预后。",
-    "int.predictions": "每个位置的 top-1 预测",
-    "int.predictions.changed": "{n} 个 top-1 预测中有 {changed} 个改变。",
+    "int.predictions": "每个位置最可能的预测",
+    "int.predictions.changed": "{n} 个最可能的预测中有 {changed} 个改变。",
     "int.no_predictions": "此模型不预测词元（没有语言模型输出头）：请比较下面的注意力。",
     "int.summary": "每层 × 每个头的注意力变化量",
     "int.summary.help": "对每个查询行计算 Σ_j |α_干预后 − α_干预前|，再对各行取平均：0 表示没有变化，2 表示该头现在关注完全不同的键。被关闭的头自身的权重不变（其输出在 softmax 之后才置零）；读取其输出的后续层会改变。",
@@ -87,7 +95,7 @@ def intervention_controls(ctx: PageContext) -> model.Intervention:
     t = ctx.t
     options = head_options(ctx.trace)
     chosen = bound(st.multiselect, "heads_off", t("int.heads"), options=options,
-                   format_func=lambda h: t("int.heads.option", kind=h[0], layer=h[1], head=h[2]))
+                   format_func=lambda h: t("int.heads.option", kind=t(f"int.kind.{h[0]}"), layer=h[1], head=h[2]))
     # The view keeps a sorted tuple of triples, whatever order they were picked in.
     heads_off = tuple(sorted(tuple(h) for h in chosen))
     if heads_off != view().heads_off:
@@ -97,7 +105,7 @@ def intervention_controls(ctx: PageContext) -> model.Intervention:
     if "intervene.masked" in st.session_state:
         st.session_state["intervene.masked"] = [i for i in st.session_state["intervene.masked"] if i < len(tokens)]
     masked = st.multiselect(t(f"int.masked.{side}"), options=list(range(len(tokens))), key="intervene.masked",
-                            format_func=lambda i: f"{visible(tokens[i])} ({i})")
+                            format_func=lambda i: f"{visible(tokens[i])} ({i})", placeholder=t("int.choose"))
     masked = frozenset(int(i) for i in masked)
     return model.Intervention(heads_off=frozenset(heads_off),
                               hidden_encoder_keys=masked if side == "source" else frozenset(),
