@@ -135,10 +135,13 @@ def attend(kind: str, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Ten
     if recorder is None:
         return context
     if recorder.record:
+        # No detach(): Call.record() detaches what it keeps (a model traced with gradients on
+        # keeps its graph only until then); eight detach calls were a measurable part of a
+        # small model's trace (python -m bench).
         recorder.calls.append(Call(
-            kind, layer, q.detach(), k.detach(), v.detach(), stages.scores.detach(), float(scale),
-            None if bias is None else bias.detach().expand(batch, n_heads, n_q, n_k),
-            allowed.detach().expand(batch, n_q, n_k), stages.weights.detach(), context.detach()))
+            kind, layer, q, k, v, stages.scores, float(scale),
+            None if bias is None else bias.expand(batch, n_heads, n_q, n_k),
+            allowed.expand(batch, n_q, n_k), stages.weights, context))
     off = recorder.intervention.heads_off_in(kind, layer)
     if off:
         gate = torch.ones(n_heads, dtype=context.dtype, device=context.device)
