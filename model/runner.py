@@ -98,11 +98,14 @@ class Runner:
         if not isinstance(text, str) or not text.strip():
             raise ValueError("Please type some text: the input is empty.")
 
-    def _pad(self, rows: Sequence[list[int]], length: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        """Rows right-padded to max(length, longest row) (at most max_len) -> ids and real [batch, pos]."""
+    def _pad(self, rows: Sequence[list[int]], length: int = 0) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Rows right-padded to max(length, longest row) (at most max_len) -> ids and real [batch, pos],
+        real None when nothing is padded (every position real: the common case, one tensor fewer)."""
         length = min(self.max_len, max(length, max(map(len, rows))))
         ids = torch.tensor([row + [self.backend.pad_id] * (length - len(row)) for row in rows], dtype=torch.long,
                            device=self.device)
+        if all(len(row) >= length for row in rows):
+            return ids, None
         real = torch.tensor([[True] * len(row) + [False] * (length - len(row)) for row in rows], device=self.device)
         return ids, real
 

@@ -31,9 +31,9 @@ html, body, .stApp, .stApp p, .stApp li, .stApp label, .stApp input, .stApp text
 .stApp, .stApp p, .stApp label, [data-testid=stCaptionContainer], [data-testid=stCaptionContainer] *,
 [data-testid=stWidgetLabel] * {{ color: {TEXT_COLOUR} !important; }}
 .stApp {{ background: #ffffff; }}
-/* a multiselect's chosen chips: white on Streamlit's red is 5.2:1; on this red 8:1 */
-.stApp [data-tag] {{ background-color: #9b1c2c !important; }}
-.stApp [data-tag] * {{ color: #ffffff !important; }}
+/* a multiselect's chosen chips and primary buttons: white on Streamlit's red is 5.2:1; on this red 8:1 */
+.stApp [data-tag], .stApp [data-testid=stBaseButton-primary] {{ background-color: #9b1c2c !important; }}
+.stApp [data-tag] *, .stApp [data-testid=stBaseButton-primary] * {{ color: #ffffff !important; }}
 [data-testid=stMainBlockContainer] {{ padding-top: 4rem !important; padding-bottom: 2rem !important; }}
 [data-testid=stAppDeployButton], [data-testid=stToolbarActions], [data-testid=stMainMenu] {{ display: none !important; }}
 </style>"""

@@ -103,16 +103,16 @@ def test_picking_another_model_opens_its_first_view():
 
 def test_an_example_is_one_click_away():
     at = start(model="toy-seq2seq")
-    pills = at.pills[0]
-    assert pills.options == ["reverse: hello world", "copy: attention 2017", "sort: query key value",
-                             "swap: attention is all"]
-    assert pills.value == "reverse: hello world"                 # the text shown is lit
-    pills.set_value("swap: attention is all").run()
+    buttons = [b for b in at.button if b.key.startswith("guide.example.toy-seq2seq.")]
+    assert [b.label.replace("\\", "") for b in buttons] == ["reverse: hello world", "copy: attention 2017", "sort: query key value",
+                                                             "swap: attention is all"]  # Markdown-escaped labels
+    assert [b.proto.type for b in buttons] == ["primary", "secondary", "secondary", "secondary"]  # shown: lit
+    at.button(key="guide.example.toy-seq2seq.3").click().run()
     assert_clean(at)
     assert at.text_input(key="w.text").value == "swap: attention is all"
     assert "all is attention" in [c.value for c in at.code]
-    assert at.pills[0].value == "swap: attention is all"
-    at.pills[0].set_value("reverse: hello world").run()             # back to the first view
+    assert at.button(key="guide.example.toy-seq2seq.3").proto.type == "primary"
+    at.button(key="guide.example.toy-seq2seq.0").click().run()             # back to the first view
     assert_first_view(at, "toy-seq2seq")
 
 

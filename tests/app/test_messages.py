@@ -149,4 +149,4 @@ def test_typed_chinese_is_warned_in_typed_order_and_a_reader_is_offered():
 def test_the_guide_is_not_offered_where_nothing_is_typed():
     at = navigate(start(model="toy-gpt"), "worked-example")
     assert_clean(at)
-    assert not at.pills
+    assert not [b for b in at.button if b.key.startswith("guide.example")]

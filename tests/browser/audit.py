@@ -18,6 +18,9 @@ _COLLECT = r"""
   const visible = (el) => {
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.height === 0 || r.bottom <= 0 || r.right <= 0 || r.top >= H || r.left >= W) return false;
+    // a folded expander keeps its contents laid out, clipped: not on screen
+    const folded = el.closest('details:not([open])');
+    if (folded && !el.closest('summary')) return false;
     for (let e = el; e && e.nodeType === 1; e = e.parentElement) {
       const s = getComputedStyle(e);
       if (s.display === 'none' || s.visibility === 'hidden' || parseFloat(s.opacity) === 0) return false;
@@ -82,7 +85,7 @@ _COLLECT = r"""
               onCells: isSvgText && !!el.closest('.heatmaplayer'),
               // text the page quotes rather than says: the model's output and typed or example
               // text (code boxes, text boxes, example pills) and formulas (KaTeX)
-              literal: !!el.closest('[data-testid=stCode], [data-testid=stTextInput], [data-testid=stButtonGroup], .katex')});
+              literal: !!el.closest('[data-testid=stCode], [data-testid=stTextInput], [data-testid=stButtonGroup], .st-key-guide-examples, .katex')});
   }
   return out;
 }
