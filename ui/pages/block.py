@@ -531,7 +531,13 @@ def kind_control(ctx: PageContext, stacks: list[str]) -> str:
     if shown not in stacks:
         shown = stacks[0]
     key = KIND_WIDGET
-    st.session_state[key] = shown                 # seeded from the view on every run
+    # Seeded from the view when the radio is new (a link, another page before) or the view's kind
+    # changed elsewhere (another model's first view), not on every run: a value the script sets
+    # each run races a click made while a run is under way.
+    seen = f"{KIND_WIDGET}.seen"
+    if st.session_state.get(key) not in stacks or st.session_state.get(seen) != view().kind:
+        st.session_state[key] = shown
+    st.session_state[seen] = view().kind
 
     def chosen():
         set_view(kind=st.session_state[key])
