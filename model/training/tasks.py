@@ -9,7 +9,6 @@ import random
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from ..catalog import ASSETS
 from ..tokenizer import CHARACTERS
