@@ -74,10 +74,16 @@ class Recorder:
     site_of: Optional[Callable] = None
     calls: list = field(default_factory=list)
 
+    def __post_init__(self):
+        # Streams whose queries are all real are dropped once here, not checked at every call
+        # (a tensor reduction per attention call was measurable on a small model's trace).
+        self.query_rows = {stream: rows for stream, rows in self.query_rows.items()
+                           if rows is not None and not bool(rows.all())}
+
     def real_queries(self, kind: str, n_queries: int) -> Optional[torch.Tensor]:
         """[batch, q_pos] bool of the real queries of this kind of call, None when all are real."""
         rows = self.query_rows.get("encoder" if kind == "encoder" else "decoder")
-        if rows is None or rows.shape[1] != n_queries or bool(rows.all()):
+        if rows is None or rows.shape[1] != n_queries:
             return None
         return rows
 
@@ -122,14 +128,19 @@ def attend(kind: str, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Ten
     recorder = _ACTIVE.get()
     batch, n_heads, n_q, _ = q.shape
     n_k = k.shape[-2]
+    everything_allowed = allowed is None
     if recorder is not None:
-        allowed = torch.ones(batch, n_q, n_k, dtype=torch.bool, device=q.device) if allowed is None else allowed
-        allowed = _hide_keys(allowed, recorder.intervention.hidden_keys(kind))
+        hidden = recorder.intervention.hidden_keys(kind)
         rows = recorder.real_queries(kind, n_q)
+        everything_allowed = everything_allowed and not hidden and rows is None
+        allowed = torch.ones(batch, n_q, n_k, dtype=torch.bool, device=q.device) if allowed is None else allowed
+        if hidden:
+            allowed = _hide_keys(allowed, hidden)
         if rows is not None:
             allowed = allowed & rows[:, :, None].to(allowed.device)  # [batch, q_pos, k_pos]
-    # With nothing masked (an encoder without padding) the two masked_fill passes are skipped.
-    mask = None if allowed is None or bool(allowed.all()) else allowed[:, None]
+    # With nothing masked (an encoder without padding) the two masked_fill passes are skipped;
+    # known without looking when no mask was given, else one reduction decides.
+    mask = None if everything_allowed or bool(allowed.all()) else allowed[:, None]
     stages = attention_stages(q, k, v, mask, scale, bias)
     context = stages.context                                     # [batch, head, q_pos, d_head]
     if recorder is None:
@@ -142,7 +153,7 @@ def attend(kind: str, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Ten
             kind, layer, q, k, v, stages.scores, float(scale),
             None if bias is None else bias.expand(batch, n_heads, n_q, n_k),
             allowed.expand(batch, n_q, n_k), stages.weights, context))
-    off = recorder.intervention.heads_off_in(kind, layer)
+    off = recorder.intervention.heads_off_in(kind, layer) if recorder.intervention.heads_off else None
     if off:
         gate = torch.ones(n_heads, dtype=context.dtype, device=context.device)
         gate[off] = 0.0

@@ -110,10 +110,10 @@ class Runner:
         return ids, real
 
     def _recording(self, record: bool, intervention: Intervention, encoder_real=None, decoder_real=None):
-        # Only padded streams need their padding queries masked (docs/ARCHITECTURE.md, "Padding").
-        rows = {name: real for name, real in (("encoder", encoder_real), ("decoder", decoder_real))
-                if real is not None and not bool(real.all())}
-        return recording.recording(record, intervention, rows, self.backend.site_of)
+        # Only padded streams need their padding queries masked (docs/ARCHITECTURE.md, "Padding");
+        # the Recorder drops the streams whose queries are all real.
+        return recording.recording(record, intervention, {"encoder": encoder_real, "decoder": decoder_real},
+                                   self.backend.site_of)
 
     # inference_mode, not no_grad: it skips autograd's version counters, which for these small
     # per-op-bound models made greedy generation ~20 % faster here.
