@@ -18,7 +18,7 @@ import model
 from model.special import has_special
 from model.tokenizer import MASK
 from viz.labels import VISIBLE
-from ui import first_views, hosting, lecture, model_guide, share
+from ui import canvas, first_views, hosting, lecture, model_guide, share
 from ui.context import (VIEW_KEY, PageContext, bound, forget_widget, keep_widget_values, set_view, shown_errors,
                         sync_url, view)
 from ui.i18n import translator
@@ -312,6 +312,7 @@ def main() -> None:
         return
     linked = VIEW_KEY not in st.session_state and "page" in st.query_params
     notes = start_session(models)    # reads the link into the view; draws nothing
+    canvas.take_choices()            # head, stage, cell chosen on an attention canvas (ui/canvas.py)
     st.set_page_config(page_title="Attention Explorer", layout="wide",
                        initial_sidebar_state=lecture.sidebar_state(view().lecture))
     t = translator(view().lang)      # a language just picked is already in the view (bound's callback)

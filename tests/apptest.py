@@ -114,3 +114,107 @@ def wait_until_idle(page, quiet_s: float = 1.5, timeout_s: float = 90) -> None:
             return
         page.wait_for_timeout(200)
     raise TimeoutError(f"the app still ran a script after {timeout_s} s")
+
+
+def canvases(at) -> dict[str, tuple[dict, dict]]:
+    """Every attention canvas on the page by its key (ui/canvas.attention_canvas(..., key)), as
+    the (header, arrays) its payload decodes to (viz.canvas.unpack): what the browser receives."""
+    from viz.canvas import unpack
+    found = {}
+    for element in at.get("bidi_component"):
+        if not element.proto.component_name.endswith("attention_canvas"):
+            continue
+        key = element.proto.id.split("-", 2)[2] if element.proto.id.count("-") >= 2 else element.proto.id
+        found[key] = unpack(element.proto.bytes)
+    return found
+
+
+def canvas(at, key: str) -> tuple[dict, dict]:
+    """The one canvas mounted with `key`; fails naming the canvases the page did mount."""
+    found = canvases(at)
+    assert key in found, f"no canvas {key!r} on the page; it shows {list(found)}"
+    return found[key]
+
+
+def canvas_values(header: dict, arrays: dict, stage: str = None, head=None) -> np.ndarray:
+    """[rows, cols] float64: the matrix the canvas paints for one head (an index or "mean"; the
+    header's head when None) at one stage (the header's when None), computed in numpy from the
+    payload alone by the equations of viz/canvas.py, as attention_canvas.js computes it:
+    scores = q·kᵀ, scaled = scores × scale, biased = scaled + bias, mask = allowed,
+    masked = biased where allowed, weights = softmax(masked) per row. NaN where the query may not
+    attend to the key (as viz.stages.head_matrix); "mean" averages the heads' allowed cells."""
+    stage = header["stage"] if stage is None else stage
+    head = header["head"] if head is None else head
+    allowed = arrays["allowed"].astype(bool)
+    scores = np.einsum("hid,hjd->hij", arrays["q"].astype(np.float64), arrays["k"].astype(np.float64))
+    biased = scores * header["scale"] + (arrays["bias"].astype(np.float64) if "bias" in arrays else 0.0)
+    if stage == "scores":
+        values = scores
+    elif stage == "scaled":
+        values = scores * header["scale"]
+    elif stage in ("biased", "masked"):
+        values = biased
+    elif stage == "mask":
+        values = np.broadcast_to(allowed, scores.shape).astype(np.float64)
+    elif stage == "weights":
+        logits = np.where(allowed[None], biased, -np.inf)
+        top = logits.max(axis=-1, keepdims=True)
+        exp = np.exp(logits - np.where(np.isfinite(top), top, 0.0))       # exp(-inf) = 0
+        total = exp.sum(axis=-1, keepdims=True)
+        values = np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)   # 0 on a row with no key
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
+    if head == "mean":
+        values = np.where(allowed[None], values, 0.0).mean(axis=0)
+    else:
+        values = values[int(head)]
+    return np.where(allowed, values, np.nan)
+
+
+def assert_canvas_is_record(header: dict, arrays: dict, record) -> None:
+    """The canvas carries exactly this record (model.trace.AttentionRecord): its kind, layer,
+    shape, scale, raw tokens, and q, k, v, allowed and bias bit for bit."""
+    n_heads, n_rows, d_head = record.q.shape
+    assert (header["kind"], header["layer"]) == (record.kind, record.layer)
+    assert (header["heads"], header["rows"], header["cols"], header["d_head"]) == \
+        (n_heads, n_rows, record.k.shape[1], d_head)
+    assert header["scale"] == float(record.scale)
+    assert header["query_tokens"] == list(record.query_tokens) and header["key_tokens"] == list(record.key_tokens)
+    for name in ("q", "k", "v"):
+        assert arrays[name].dtype == np.float32
+        np.testing.assert_array_equal(arrays[name], getattr(record, name), err_msg=name)
+    np.testing.assert_array_equal(arrays["allowed"].astype(bool), record.allowed)
+    if record.bias is None:
+        assert "bias" not in arrays
+    else:
+        np.testing.assert_array_equal(arrays["bias"], record.bias)
+
+
+def choose_in_canvas(at, key: str = "explore.canvas", **choices) -> AppTest:
+    """As choices made in the attention canvas mounted with `key` (head=, stage=, query=, key_=):
+    the JavaScript paints them at once and, after a pause, sends them to Python as the
+    component's "choice" state (attention_canvas.js: changed/choice), which starts a run.
+
+    AppTest cannot drive the JavaScript, and its tree has no widget for a components-v2
+    component, so this sends what the browser sends: the page's widget states plus the
+    component's state, {"choice": {head, stage, query, key}} as JSON, under the component's
+    element id. The choice holds all four, as the JavaScript's does: those not given stay as the
+    canvas shows them (its header). The address bar is left alone, as the frontend sends its
+    own copy of the query with a rerun (ui/canvas.py), not the one the JavaScript rewrote."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+    elements = [e for e in at.get("bidi_component") if e.proto.component_name.endswith("attention_canvas")
+                and e.proto.id.endswith(f"-{key}")]
+    assert len(elements) == 1, f"no canvas {key!r} on the page; it shows {list(canvases(at))}"
+    header, _ = canvas(at, key)
+    cell = header["cell"]
+    choice = {"head": header["head"], "stage": header["stage"],
+              "query": cell[0] if cell else None, "key": cell[1] if cell else None}
+    if "key_" in choices:
+        choices["key"] = choices.pop("key_")
+    unknown = set(choices) - set(choice)
+    assert not unknown, f"the canvas chooses only {sorted(choice)}, not {sorted(unknown)}"
+    choice.update(choices)
+    states = at._tree.get_widget_states()
+    states.widgets.append(WidgetState(id=elements[0].proto.id, json_value=json.dumps({"choice": choice})))
+    return at._run(states)
+

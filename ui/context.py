@@ -55,6 +55,8 @@ def bound(widget: Callable, field: str, label: str, on_change: Optional[Callable
             st.session_state[key] = value
 
     def changed() -> None:
+        if key not in st.session_state:     # a run that was cut short may have dropped it
+            return
         set_view(**{field: st.session_state[key]})
         if on_change is not None:
             on_change()

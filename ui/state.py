@@ -42,8 +42,10 @@ class ViewState:
     snapshot: str = "final"
     lang: str = "en"
     pad_to: int = 0
-    query: int = 0                   # chosen query token (anatomy)
-    key: int = 0                     # chosen key token (anatomy)
+    # The chosen cell (query row, key column): its derivation opens beside every matrix (the
+    # attention canvas) and Head anatomy takes it apart; None: no cell chosen.
+    query: Optional[int] = None
+    key: Optional[int] = None
     heads_off: tuple = ()            # intervene: ((kind, layer, head), ...)
     lecture: bool = False
     hide_special: bool = False       # drop [CLS], <bos>, <pad>... from the views, rows renormalised
@@ -205,9 +207,9 @@ def fit_to_model(state: ViewState, kinds: Sequence[str], n_layers: int, n_heads:
     if state.head != "mean" and state.head >= n_heads:
         notes.append(f"head {state.head} does not exist (the model has {n_heads}); showing head 0.")
         changes["head"] = 0
-    if n_query and state.query >= n_query:
+    if n_query and state.query is not None and state.query >= n_query:
         changes["query"] = 0
-    if n_key and state.key >= n_key:
+    if n_key and state.key is not None and state.key >= n_key:
         changes["key"] = 0
     valid_off = tuple(h for h in state.heads_off if h[0] in kinds and h[1] < n_layers and h[2] < n_heads)
     if valid_off != state.heads_off:
@@ -225,10 +227,15 @@ def to_query(state: ViewState, defaults: ViewState = ViewState()) -> dict[str, s
         value = getattr(state, name)
         if value is not None and value != getattr(defaults, name):
             query[name] = value
-    for name in ("layer", "head", "pad_to", "query", "key", "step", "new_tokens", "seed", "row"):
+    for name in ("layer", "head", "pad_to", "step", "new_tokens", "seed", "row"):
         value = getattr(state, name)
         if value != getattr(defaults, name):
             query[name] = str(value)
+    # The chosen cell: None (none chosen) and 0 are both left out, so that a page that settles an
+    # unset cell on 0 (Head anatomy) leaves the address as it was: a change of the address during
+    # a run is one more entry in the browser's history. (So a link cannot open cell 0, 0 itself.)
+    if state.query or state.key:
+        query["query"], query["key"] = str(state.query or 0), str(state.key or 0)
     if state.heads_off:
         query["heads_off"] = ",".join(f"{k}.{l}.{h}" for k, l, h in state.heads_off)
     if state.edits:

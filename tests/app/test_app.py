@@ -1,6 +1,5 @@
 """app.py through streamlit.testing.v1.AppTest: views, URL state, bad input, no needless reruns."""
 import json
-import re
 
 import numpy as np
 import pytest
@@ -8,25 +7,26 @@ import pytest
 import app
 import model
 from ui.state import PAGES
-from viz.labels import token_labels
-from tests.apptest import assert_clean, chart, charts, start
+from viz.canvas import PADDING, SPECIAL, UNKNOWN
+from tests.apptest import (assert_canvas_is_record, assert_clean, canvas, canvas_values, canvases, charts,
+                           choose_in_canvas, start)
 
 
-
-def detail(at) -> dict:
-    """The Explore page's interactive heatmap of one head."""
-    return chart(at, "explore.detail")
-
-
-def shape(fig) -> tuple[int, ...]:
-    z = fig["data"][0]["z"]
-    return tuple(int(n) for n in re.split(r",\s*", str(z["shape"])))
+def detail(at) -> tuple[dict, dict]:
+    """The Explore page's attention canvas of one layer (every head), as (header, arrays)."""
+    return canvas(at, "explore.canvas")
 
 
-def z_values(fig) -> np.ndarray:
-    import base64
-    z = fig["data"][0]["z"]
-    return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(shape(fig))
+def shape(at) -> tuple[int, int]:
+    """(rows, cols) of the matrix the canvas paints."""
+    header, arrays = detail(at)
+    assert arrays["allowed"].shape == (header["rows"], header["cols"])
+    return header["rows"], header["cols"]
+
+
+def z_values(at) -> np.ndarray:
+    """The matrix the canvas paints (its head and stage), computed from its payload."""
+    return canvas_values(*detail(at))
 
 
 KINDS = {"encoder-decoder": ["encoder", "decoder", "cross"], "decoder-only": ["decoder"],
@@ -42,30 +42,33 @@ def test_explore_draws_every_kind_of_every_model(name):
         assert_clean(at)
         assert at.text_input(key="w.text").value == text
         figs = charts(at)
-        assert {key: f["data"][0]["type"] for key, f in figs.items()} == {"explore.overview": "image",
-                                                                          "explore.detail": "heatmap"}
-        fig = detail(at)
+        assert {key: f["data"][0]["type"] for key, f in figs.items()} == {"explore.overview": "image"}
+        assert list(canvases(at)) == ["explore.canvas"]
+        header, arrays = detail(at)
         trace = network.trace(text, max_new_tokens=app.NEW_TOKENS if network.architecture == "decoder-only" else 0)
         record = trace.get(kind, network.n_layers - 1)
-        assert shape(fig) == record.weights.shape[1:]
-        np.testing.assert_allclose(z_values(fig)[record.allowed], record.weights[1][record.allowed], atol=1e-6)
-        assert fig["layout"]["yaxis"]["ticktext"] == token_labels(record.query_tokens)
-        assert fig["layout"]["xaxis"]["ticktext"] == token_labels(record.key_tokens)
-        assert fig["layout"]["yaxis"]["range"][0] > fig["layout"]["yaxis"]["range"][1]   # row 0 on top
+        assert (header["head"], header["stage"]) == (1, "weights")
+        # the record itself, bit for bit (its raw tokens label the axes: the browser shows them
+        # with textContent), and the weights the browser derives from it are the model's
+        assert_canvas_is_record(header, arrays, record)
+        assert shape(at) == record.weights.shape[1:]
+        np.testing.assert_allclose(z_values(at)[record.allowed], record.weights[1][record.allowed], atol=1e-6)
+        # (row 0 on top is the browser's drawing: the cell drawn top left opens row 0 in
+        # tests/browser/test_canvas.py::test_clicking_cells_opens_their_derivation_with_the_record_s_numbers)
 
 
 def test_text_and_target_change_the_drawing():
     at = start(model="toy-seq2seq", kind="encoder")
     at.text_input(key="w.text").set_value("abc").run()
     assert_clean(at)
-    assert shape(detail(at)) == (4, 4)
-    assert detail(at)["layout"]["xaxis"]["ticktext"] == ["a", "b", "c", "&lt;eos&gt;"]
+    assert shape(at) == (4, 4)
+    assert detail(at)[0]["key_tokens"] == ["a", "b", "c", "<eos>"]
     at.radio(key="w.kind").set_value("cross").run()
     at.text_input(key="w.target").set_value("cba").run()       # teacher forcing
     assert_clean(at)
-    cross = detail(at)
-    assert shape(cross) == (4, 4)
-    assert cross["layout"]["yaxis"]["ticktext"] == ["&lt;bos&gt;", "c", "b", "a"]
+    assert shape(at) == (4, 4)
+    assert detail(at)[0]["kind"] == "cross"
+    assert detail(at)[0]["query_tokens"] == ["<bos>", "c", "b", "a"]
     assert at.query_params["target"] == ["cba"] or at.query_params["target"] == "cba"
 
 
@@ -74,17 +77,19 @@ def test_query_parameters_restore_a_view():
                stage="scores")
     assert_clean(at)
     assert at.radio(key="w.kind").value == "cross" and at.radio(key="w.layer").value == 2
-    assert at.radio(key="w.head").value == 1 and at.radio(key="w.stage").value == "scores"
-    title = detail(at)["layout"]["title"]["text"]
-    assert title.startswith("cross attention · layer 2 · head 1 · raw scores")
+    assert at.radio(key="w.stage").value == "scores"
+    header, arrays = detail(at)
+    assert (header["kind"], header["layer"], header["head"], header["stage"]) == ("cross", 2, 1, "scores")
     record = model.load("toy-seq2seq").trace("reverse: abc").get("cross", 2)
-    np.testing.assert_allclose(z_values(detail(at)), record.scores[1], rtol=1e-5, atol=1e-5)
+    assert_canvas_is_record(header, arrays, record)
+    np.testing.assert_allclose(z_values(at), record.scores[1], rtol=1e-5, atol=1e-5)
 
 
 def test_widget_changes_land_in_the_url():
-    at = start(model="toy-gpt", text="abcabc")
-    at.radio(key="w.head").set_value(3).run()
+    at = start(model="toy-gpt", text="abcabc", head=0)
+    choose_in_canvas(at, head=3)          # head 3 clicked in the canvas
     at.radio(key="w.stage").set_value("masked").run()
+    assert at.session_state["view"].head == 3 and detail(at)[0]["head"] == 3
     params = {k: at.query_params[k] for k in at.query_params}
     flat = {k: (v[0] if isinstance(v, list) else v) for k, v in params.items()}
     assert flat["head"] == "3" and flat["stage"] == "masked" and flat["model"] == "toy-gpt"
@@ -101,10 +106,13 @@ def test_links_with_old_stage_names_open_the_same_view(old, new):
     assert (stage[0] if isinstance(stage, list) else stage) == new      # the address bar says the new name
     if new == "masked":
         record = model.load("toy-gpt").trace("abcabc", max_new_tokens=app.NEW_TOKENS).get("decoder", 0)
-        z = z_values(detail(at))
+        header, arrays = detail(at)
+        assert (header["head"], header["stage"]) == (0, "masked")
+        assert_canvas_is_record(header, arrays, record)     # allowed too: the masked cells
+        z = z_values(at)
         np.testing.assert_allclose(z[record.allowed], (record.scores[0] * record.scale)[record.allowed],
                                    rtol=1e-4, atol=1e-4)
-        assert np.isnan(z[~record.allowed]).all()
+        assert np.isnan(z[~record.allowed]).all() and (~record.allowed).any()
 
 
 @pytest.mark.parametrize("params", [
@@ -116,15 +124,21 @@ def test_bad_url_values_fall_back_with_a_note(params):
     assert_clean(at)
     notes = [w.value for w in at.warning] + [c.value for c in at.caption]
     assert any("default" in n or "does not exist" in n or "has no" in n for n in notes + [c.value for c in at.code])
-    assert list(charts(at)) == ["explore.overview", "explore.detail"]
+    assert list(charts(at)) == ["explore.overview"] and list(canvases(at)) == ["explore.canvas"]
 
 
 def test_pad_to_shows_the_padding_mask():
     at = start(model="toy-bert", text="abc", pad_to=10, stage="mask")
     assert_clean(at)
-    z = z_values(detail(at))
-    assert z.shape == (10, 10)
+    header, arrays = detail(at)
+    assert header["stage"] == "mask" and shape(at) == (10, 10)
+    allowed = arrays["allowed"]
+    assert (allowed[:, 3:] == 0).all() and (allowed[3:, :] == 0).all() and (allowed[:3, :3] == 1).all()
+    z = z_values(at)
     assert np.isnan(z[:, 3:]).all() and np.isnan(z[3:, :]).all() and (z[:3, :3] == 1).all()
+    # the padding positions are flagged as such on both axes, the text's are not
+    for flags in (arrays["query_flags"], arrays["key_flags"]):
+        assert [bool(f & PADDING) for f in flags] == [False] * 3 + [True] * 7
 
 
 def test_empty_text_asks_for_text():
@@ -139,10 +153,18 @@ def test_markup_is_shown_literally():
     payload = '<script>alert(1)</script><img src=x onerror="window.__pwned=1">'
     at = start(model="toy-bert", text=payload)
     assert_clean(at)
-    spec = json.dumps(detail(at), ensure_ascii=False)
-    assert "&lt;" in spec and "<script" not in spec and "<img" not in spec
+    # The canvas gets the raw tokens and sets them with textContent (attention_canvas.js): the
+    # markup shows literally, so it must arrive as typed, not escaped (which would show "&lt;").
+    header, _ = detail(at)
+    for tokens in (header["query_tokens"], header["key_tokens"]):
+        assert payload in "".join(tokens)
+        assert not any("&lt;" in token or "&gt;" in token or "&quot;" in token for token in tokens)
     for element in at.markdown:   # nothing typed reaches Markdown, which would interpret it
         assert "script" not in element.value and "onerror" not in element.value
+    for element in at.get("html"):   # nor st.html
+        assert "script" not in element.value and "onerror" not in element.value
+    spec = json.dumps(charts(at), ensure_ascii=False)          # nor a plotly figure, which renders HTML
+    assert "<script" not in spec and "<img" not in spec
 
 
 def test_long_input_says_how_much_was_cut():
@@ -150,7 +172,8 @@ def test_long_input_says_how_much_was_cut():
     at = start(model="toy-bert", text="a" * 150)
     assert_clean(at)
     assert any(f"{150 - limit} tokens were cut" in w.value for w in at.warning)
-    assert shape(detail(at)) == (limit, limit)
+    assert shape(at) == (limit, limit)
+    assert len(detail(at)[0]["query_tokens"]) == len(detail(at)[0]["key_tokens"]) == limit
 
 
 def test_unknown_characters_are_listed():
@@ -170,12 +193,14 @@ def test_changing_head_layer_stage_or_kind_does_not_rerun_the_model(monkeypatch)
     monkeypatch.setattr(model.Runner, "trace", counting)
     at = start(model="toy-seq2seq", text="reverse: a text only this test uses")
     assert len(calls) == 1
-    at.radio(key="w.head").set_value(2).run()
+    choose_in_canvas(at, head=2)        # switched in the browser, which tells Python with a rerun
+    assert detail(at)[0]["head"] == 2
     at.radio(key="w.layer").set_value(1).run()
     at.radio(key="w.stage").set_value("scores").run()
     at.radio(key="w.kind").set_value("cross").run()
     assert_clean(at)
-    assert detail(at)["layout"]["title"]["text"].startswith("cross attention · layer 1 · head 2 · raw")
+    header = detail(at)[0]
+    assert (header["kind"], header["layer"], header["head"], header["stage"]) == ("cross", 1, 2, "scores")
     assert len(calls) == 1
 
 
@@ -202,17 +227,21 @@ def test_lecture_mode_enlarges_figures_and_drops_controls():
         assert_clean(at)
     assert lecture.toggle(key="w.lecture").value is True
     # fewer controls: no downloads, no padding input (a prepared link's padding still applies)
-    assert len(normal.get("download_button")) == 5 and len(lecture.get("download_button")) == 0
+    # (the overview's figure downloads and the trace; the canvas has no figure to download)
+    assert [b.key for b in normal.get("download_button")] == \
+        ["explore.overview.html", "explore.overview.png", "explore.download_trace"]
+    assert len(lecture.get("download_button")) == 0
     assert normal.number_input(key="w.pad_to") is not None
     assert not [n for n in lecture.number_input if n.key == "w.pad_to"]
-    assert shape(detail(lecture)) == (80, 80)
+    assert shape(lecture) == (80, 80)
+    # the canvas is told, and draws projector-sized text itself (tests/browser/test_canvas.py)
+    assert detail(lecture)[0]["lecture"] is True and detail(normal)[0]["lecture"] is False
     # projector-sized text in every figure
     for fig in charts(lecture).values():
         layout = fig["layout"]
         assert layout["font"]["size"] >= 18 and layout["title"]["font"]["size"] >= 24
         axes = [v for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))]
         assert axes and all(axis["tickfont"]["size"] >= 18 for axis in axes)
-    assert detail(normal)["layout"]["xaxis"]["tickfont"]["size"] == 12
 
 
 def test_model_load_error_is_a_message_not_a_traceback(monkeypatch):
@@ -247,13 +276,19 @@ def test_trace_bytes_round_trip(tmp_path):
 def test_unknown_characters_are_marked_in_the_labels():
     at = start(model="toy-seq2seq", kind="encoder", text="copy: café 中文")
     assert_clean(at)
-    ticks = detail(at)["layout"]["xaxis"]["ticktext"]
-    marked = [t for t in ticks if "<sup>?</sup>" in t]
-    assert [re.sub(r"<[^>]+>", "", t)[:-1] for t in marked] == ["é", "中", "文"]
-    assert "c" in ticks and "a" in ticks                      # known characters stay plain
-    assert "outside the vocabulary" in detail(at)["layout"]["title"]["subtitle"]["text"]
+    header, arrays = detail(at)
+    # the browser marks a token whose UNKNOWN bit is set (attention_canvas.js: labelText adds "?")
+    for tokens, flags in ((header["key_tokens"], arrays["key_flags"]), (header["query_tokens"], arrays["query_flags"])):
+        marked = [token for token, flag in zip(tokens, flags) if flag & UNKNOWN]
+        assert marked == ["é", "中", "文"]                              # as typed
+        plain = {token for token, flag in zip(tokens, flags) if not flag & UNKNOWN}
+        assert {"c", "a"} <= plain                                  # known characters stay plain
+    assert any(w.value.endswith("unknown token: é, 中, 文") for w in at.warning)   # and the page says why
     at = start(model="toy-seq2seq", kind="cross", text="copy: cafe")
-    assert not any("<sup>" in t for t in detail(at)["layout"]["xaxis"]["ticktext"])
+    assert_clean(at)
+    header, arrays = detail(at)
+    assert header["kind"] == "cross"
+    assert not any(f & UNKNOWN for f in arrays["key_flags"]) and not any(f & UNKNOWN for f in arrays["query_flags"])
 
 
 def test_special_tokens_can_be_hidden_and_rows_renormalised():
@@ -263,12 +298,23 @@ def test_special_tokens_can_be_hidden_and_rows_renormalised():
         assert_clean(at)
     assert hidden.toggle(key="w.hide_special").value is True
     assert shown.toggle(key="w.hide_special").value is False
-    assert detail(shown)["layout"]["xaxis"]["ticktext"][-1] == "&lt;eos&gt;"
-    assert detail(shown)["layout"]["yaxis"]["ticktext"][0] == "&lt;bos&gt;"
-    assert detail(hidden)["layout"]["xaxis"]["ticktext"] == list("reverse:") + ["␣"] + list("abc")
-    assert detail(hidden)["layout"]["yaxis"]["ticktext"] == list("cba")
-    z = z_values(detail(hidden))
-    np.testing.assert_allclose(z.sum(-1), 1, atol=1e-5)
+    header, arrays = detail(shown)
+    assert header["key_tokens"][-1] == "<eos>" and header["query_tokens"][0] == "<bos>"
+    assert arrays["key_flags"][-1] & SPECIAL and arrays["query_flags"][0] & SPECIAL
+    header, arrays = detail(hidden)
+    assert header["key_tokens"] == list("reverse: abc")
+    assert header["query_tokens"] == list("cba")
+    assert not any(f & SPECIAL for f in arrays["key_flags"]) and not any(f & SPECIAL for f in arrays["query_flags"])
+    # the weights the browser derives from the payload: each row sums to 1 over the kept keys, and
+    # they are the full run's weights with the special rows and columns dropped, rows renormalised
+    z = z_values(hidden)
+    np.testing.assert_allclose(np.nansum(z, axis=-1), 1, atol=1e-5)
+    trace = model.load("toy-seq2seq").trace("reverse: abc")
+    full = trace.get("cross", header["layer"])
+    rows = [i for i, special in enumerate(trace.decoder_special[:full.weights.shape[1]]) if not special]
+    cols = [j for j, special in enumerate(trace.encoder_special[:full.weights.shape[2]]) if not special]
+    kept = full.weights[header["head"]][np.ix_(rows, cols)]
+    np.testing.assert_allclose(z, kept / kept.sum(-1, keepdims=True), atol=1e-5)
     assert "renormalised" in " ".join(c.value for c in hidden.caption)
     # the choice is part of the shared link
     assert hidden.query_params["hide_special"] == ["1"] or hidden.query_params["hide_special"] == "1"

@@ -3,7 +3,7 @@ model doing what it was trained for, at the head and cell where it shows."""
 import pytest
 
 import model
-from tests.apptest import assert_clean, chart, navigate, start
+from tests.apptest import assert_clean, canvas, navigate, start
 from ui import first_views as fv
 from ui.i18n import translator
 from ui.model_guide import markdown_escaped
@@ -32,11 +32,11 @@ def test_a_model_opens_on_its_first_view(name):
     assert_clean(at)
     assert_first_view(at, name)
     assert at.text_input(key="w.text").value == first.text
-    # Explore shows the chosen kind, layer and head
-    assert (at.radio(key="w.kind").value, at.radio(key="w.layer").value, at.radio(key="w.head").value) == \
-        (first.kind, first.layer, first.head)
-    title = chart(at, "explore.detail")["layout"]["title"]["text"]
-    assert f"layer {first.layer} · head {first.head}" in title
+    # Explore shows the chosen kind, layer and head: the radios, and the canvas (which picks the head)
+    assert (at.radio(key="w.kind").value, at.radio(key="w.layer").value) == (first.kind, first.layer)
+    header, _ = canvas(at, "explore.canvas")
+    assert (header["kind"], header["layer"], header["head"]) == (first.kind, first.layer, first.head)
+    assert header["cell"] == [first.query, first.key]        # the telling cell's derivation is open
     # what the model did, and what the view shows, said under the text box; no warning
     assert not at.warning, [w.value for w in at.warning]
     assert fv.shows(name, EN) in [c.value for c in at.caption]
@@ -82,7 +82,8 @@ def test_a_link_s_own_values_win():
     assert_clean(at)
     assert view_of(at).text == "the cat sat"
     assert (view_of(at).layer, view_of(at).head) == (first.layer, first.head)
-    assert (view_of(at).query, view_of(at).key) == (0, 0)      # the first view's cell is not this text's
+    assert (view_of(at).query, view_of(at).key) == (None, None)   # the first view's cell is not this text's
+    assert canvas(at, "explore.canvas")[0]["cell"] is None           # no cell chosen
 
 
 def test_picking_another_model_opens_its_first_view():
@@ -91,7 +92,7 @@ def test_picking_another_model_opens_its_first_view():
     assert_clean(at)
     assert_first_view(at, "toy-gpt")
     assert at.text_input(key="w.text").value == fv.FIRST_VIEWS["toy-gpt"].text
-    assert at.radio(key="w.layer").value == 1 and at.radio(key="w.head").value == 3
+    assert at.radio(key="w.layer").value == 1 and canvas(at, "explore.canvas")[0]["head"] == 3
     # typed text stays; the head follows the model
     at.text_input(key="w.text").set_value("my own words").run()
     at.selectbox(key="w.model").set_value("toy-bert").run()

@@ -1,7 +1,7 @@
 """The language switch clicked in the sidebar (not opened by link): every choice made before it
 survives, the sidebar itself changes language in the same run, and later clicks stick. The
 browser walk (tests/browser/test_language_switch.py) checks the same in Chromium."""
-from tests.apptest import assert_clean, navigate, start
+from tests.apptest import assert_clean, canvas, choose_in_canvas, navigate, start
 
 
 def sidebar_labels(at) -> list[str]:
@@ -12,15 +12,17 @@ def test_clicking_chinese_keeps_the_view_and_translates_the_sidebar():
     at = start(model="toy-seq2seq", text="reverse: hello world")
     at.radio(key="w.kind").set_value("cross").run()
     at.radio(key="w.stage").set_value("scaled").run()
-    at.radio(key="w.head").set_value(2).run()
+    choose_in_canvas(at, head=2)                  # the head is picked in the attention canvas
     before = at.session_state["view"]
     output = [c.value for c in at.code][0]
 
     at.radio(key="w.lang").set_value("zh").run()
     assert_clean(at)
     assert "模型" in sidebar_labels(at) and "训练进度" in sidebar_labels(at), sidebar_labels(at)
-    assert (at.radio(key="w.kind").value, at.radio(key="w.stage").value, at.radio(key="w.head").value) == \
-        ("cross", "scaled", 2)
+    assert (at.radio(key="w.kind").value, at.radio(key="w.stage").value) == ("cross", "scaled")
+    header, _ = canvas(at, "explore.canvas")
+    assert (header["kind"], header["stage"], header["head"]) == ("cross", "scaled", 2)
+    assert header["text"]["head"] == "头"                         # the canvas speaks Chinese too
     assert at.select_slider(key="w.snapshot").value == "final"
 
     # two more clicks: each sticks, the rest stays

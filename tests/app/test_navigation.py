@@ -11,7 +11,7 @@ from ui import registry
 from ui.context import set_view
 from ui.i18n import TEXTS
 from ui.state import PAGES
-from tests.apptest import assert_clean, navigate, param, shown_page, start
+from tests.apptest import assert_clean, canvas, choose_in_canvas, navigate, param, shown_page, start
 
 # One widget only each page draws: (element type, key).
 MARKERS = {
@@ -95,23 +95,31 @@ def test_switching_pages_keeps_the_view():
             assert at.text_input(key="w.text").value == LINK["text"]
         if page == "explore":      # its own widgets were re-seeded from the view, not reset
             assert (at.radio(key="w.kind").value, at.radio(key="w.layer").value) == ("cross", 2)
-            assert (at.radio(key="w.head").value, at.radio(key="w.stage").value) == (1, "scores")
+            assert at.radio(key="w.stage").value == "scores"
+            header, _ = canvas(at, "explore.canvas")      # and the canvas opens on the view's head and cell
+            assert (header["kind"], header["layer"], header["head"], header["stage"]) == ("cross", 2, 1, "scores")
+            assert header["cell"] == [1, 2]
         if page == "anatomy":
             assert (at.radio(key="w.layer").value, at.radio(key="w.head").value) == (2, 1)
             assert (at.selectbox(key="w.query").value, at.selectbox(key="w.key").value) == (1, 2)
 
 
 def test_a_choice_made_on_one_page_holds_on_the_next():
-    at = start(model="toy-gpt", text="abcabc")
-    at.radio(key="w.head").set_value(3).run()
+    at = start(model="toy-gpt", text="abcabc", layer=0, head=0)
+    choose_in_canvas(at, head=3)                 # picked in the attention canvas
     at.radio(key="w.layer").set_value(1).run()
     navigate(at, "anatomy")
     assert (at.radio(key="w.layer").value, at.radio(key="w.head").value) == (1, 3)
     at.radio(key="w.head").set_value(2).run()
     navigate(at, "explore")
     assert_clean(at)
-    assert (at.radio(key="w.layer").value, at.radio(key="w.head").value) == (1, 2)
+    assert at.radio(key="w.layer").value == 1 and canvas(at, "explore.canvas")[0]["head"] == 2
     assert (param(at, "layer"), param(at, "head")) == ("1", "2")
+    # and back again: a head picked in the canvas holds on Head anatomy
+    choose_in_canvas(at, head=0)
+    navigate(at, "anatomy")
+    assert_clean(at)
+    assert (at.radio(key="w.layer").value, at.radio(key="w.head").value) == (1, 0)
 
 
 def registered_titles(at) -> list[str]:

@@ -13,7 +13,8 @@ from analysis import (head_entropy, kept_positions, mean_attention_distance, mea
 from model.trace import AttentionRecord
 from viz import aggregate_figures as figures
 from viz.labels import position_labels, token_labels
-from tests.apptest import array, assert_clean, chart, charts, spec, start
+from tests.apptest import (array, assert_canvas_is_record, assert_clean, canvas, canvas_values, chart, charts,
+                           spec, start)
 
 KINDS = {"encoder-decoder": ["encoder", "decoder", "cross"], "decoder-only": ["decoder"],
          "encoder-only": ["encoder"]}
@@ -180,9 +181,12 @@ def test_open_in_explore_jumps_to_the_chosen_head():
     # The page is the URL's path now (ui/registry.py), no longer a query parameter.
     assert at.session_state["view"].page == "explore"
     assert (flat["kind"], flat["layer"], flat["head"]) == ("decoder", "2", "1")
-    heat = chart(at, "explore.detail")
+    header, arrays = canvas(at, "explore.canvas")        # Explore's canvas opens on that head
+    assert (header["kind"], header["layer"], header["head"]) == ("decoder", 2, 1)
     r = trace.get("decoder", 2)
-    np.testing.assert_allclose(array(heat["data"][0]["z"])[r.allowed], r.weights[1][r.allowed], atol=1e-6)
+    assert_canvas_is_record(header, arrays, r)            # the layer's own numbers, from which it paints
+    # and the weights it paints, derived from them, are the model's
+    np.testing.assert_allclose(canvas_values(header, arrays)[r.allowed], r.weights[1][r.allowed], atol=1e-6)
 
 
 @pytest.mark.parametrize("name,kind", [("toy-gpt", "decoder"), ("minilm", "encoder")])

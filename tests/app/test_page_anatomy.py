@@ -295,7 +295,8 @@ def test_widgets_change_the_figures_and_the_url():
     at.selectbox(key="w.query").set_value(last).run()
     at.radio(key="w.kind").set_value("cross").run()
     assert_clean(at)
-    assert at.selectbox(key="w.query").value == 0 and "query" not in at.query_params
+    # row 0, written beside the kept key 7 (a cell is a pair in the address)
+    assert at.selectbox(key="w.query").value == 0 and at.query_params["query"] == "0" and at.query_params["key"] == "7"
     np.testing.assert_allclose(array(by_meta(chart(at, "anatomy.row"))["α"]["y"]), record.weights[2, 0], atol=1e-6)
 
 

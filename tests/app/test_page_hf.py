@@ -2,7 +2,7 @@
 refused with a message (previous model kept), hidden in hosted mode, reopened from a link."""
 import pytest
 
-from tests.apptest import assert_clean, chart, charts, start
+from tests.apptest import assert_clean, canvas, charts, start
 from tests.tiny_hf import TEXT, build
 
 
@@ -29,7 +29,9 @@ def test_a_folder_typed_in_the_sidebar_becomes_the_model(folder):
     assert at.selectbox(key="w.model").value == path
     assert path in at.selectbox(key="w.model").options
     assert at.query_params["model"] in (path, [path])
-    assert len(charts(at)) == 2 and chart(at, "explore.detail")["data"][0]["type"] == "heatmap"
+    assert list(charts(at)) == ["explore.overview"]
+    header, arrays = canvas(at, "explore.canvas")          # the loaded BERT's own attention
+    assert header["kind"] == "encoder" and arrays["q"].shape[0] == header["heads"]
     # a Hugging Face model has no training snapshots to slide through
     assert not [s for s in at.select_slider if s.key == "w.snapshot"]
 
@@ -43,7 +45,8 @@ def test_a_bad_folder_gives_a_message_and_keeps_the_model(tmp_path):
         assert not at.exception
         assert at.selectbox(key="w.model").value == "toy-gpt"
         assert any("could not be loaded" in e.value for e in at.sidebar.error), [e.value for e in at.error]
-        assert len(charts(at)) == 2          # the page still draws the previous model
+        # the page still draws the previous model: its overview and its canvas
+        assert list(charts(at)) == ["explore.overview"] and canvas(at, "explore.canvas")[0]["kind"] == "decoder"
 
 
 def test_hosted_mode_has_no_path_field(monkeypatch):

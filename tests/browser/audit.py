@@ -54,7 +54,16 @@ _COLLECT = r"""
     }
     return false;
   };
-  const all = document.querySelectorAll('body *');
+  // every element, those inside shadow roots included (the attention canvas is a component
+  // rendered in a shadow root: document.querySelectorAll does not see into it)
+  const all = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      all.push(el);
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document.body);
   for (const el of all) {
     if (['SCRIPT', 'STYLE', 'NOSCRIPT'].includes(el.tagName)) continue;
     if (el.closest('.katex-mathml')) continue;            // KaTeX's hidden MathML copy
@@ -85,7 +94,9 @@ _COLLECT = r"""
               onCells: isSvgText && !!el.closest('.heatmaplayer'),
               // text the page quotes rather than says: the model's output and typed or example
               // text (code boxes, text boxes, example pills) and formulas (KaTeX)
-              literal: !!el.closest('[data-testid=stCode], [data-testid=stTextInput], [data-testid=stButtonGroup], .st-key-guide-examples, .katex')});
+              literal: !!el.closest('[data-testid=stCode], [data-testid=stTextInput], [data-testid=stButtonGroup], .st-key-guide-examples, .katex')
+                       // the canvas's token labels, its vectors' table (q4, k15: symbols) and its row of keys
+                       || !!el.closest('.aec-ylabels, .aec-xlabels, .aec-tip, .aec-derivation table, .aec-derivation .row')});
   }
   return out;
 }

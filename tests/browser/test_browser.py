@@ -1,11 +1,16 @@
 """The running app in Debian's Chromium: charts paint, no console errors, typed markup stays text;
-pages are routes: the page list, Back and Forward, and old ?page= links."""
+pages are routes: the page list, Back and Forward, and old ?page= links.
+
+Explore shows one plotly chart (the overview, an image) and the attention canvas (the chosen
+layer's heads: ui/canvas.py), a component in a shadow root: Playwright's locators pierce it,
+document.querySelector does not."""
 import re
 
 import pytest
 from urllib.parse import quote
+from playwright.sync_api import expect
 
-from tests.apptest import wait_for_charts
+from tests.apptest import wait_for_charts, wait_until_idle
 from tests import ROOT
 
 pytestmark = pytest.mark.browser
@@ -21,12 +26,19 @@ def errors():
 
 
 @pytest.fixture
-def page(server, browser, errors):
+def sent():
+    """One entry per websocket frame the test's page sends to the server (a rerun is one)."""
+    return []
+
+
+@pytest.fixture
+def page(server, browser, errors, sent):
     """A fresh page on the app."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
     page.goto(server)
     yield page
     context.close()
@@ -47,59 +59,122 @@ def radio(page, label: str):
         has=page.get_by_text(label, exact=True)).first
 
 
-def test_default_page_paints_the_overview_image_and_the_heatmap(page, errors):
-    wait_for_charts(page, 2)
-    assert page.locator(".js-plotly-plot").count() == 2
-    # trace layers only: the detail heatmap's mask hatch is a layout image elsewhere
+CANVAS = "[data-testid=attention-canvas]"
+
+
+def canvas(page):
+    """Explore's attention canvas (inside its component's shadow root: locators pierce it)."""
+    return page.locator(CANVAS)
+
+
+def wait_for_explore(page, timeout_s: float = 120) -> None:
+    """Until Explore's overview chart has painted, the canvas has painted once, and Streamlit no
+    longer runs the script."""
+    wait_for_charts(page, 1, timeout_s)
+    expect(canvas(page)).not_to_have_attribute("data-paint", "0", timeout=timeout_s * 1000)
+
+
+def canvas_colours(page) -> int:
+    """How many distinct colours the canvas's matrix has painted (a blank canvas has one, or none)."""
+    return canvas(page).locator(".aec-matrix").evaluate("""c => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, seen = new Set();
+        for (let i = 0; i < d.length; i += 4) if (d[i + 3]) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        return seen.size; }""")
+
+
+def click_head(page, head: str) -> None:
+    """A click on the canvas's head button; until it has repainted with that head."""
+    detail = canvas(page)
+    before = detail.get_attribute("data-paint")
+    detail.locator(f".aec-heads button[data-head='{head}']").click()
+    expect(detail).to_have_attribute("data-head", head)
+    expect(detail).not_to_have_attribute("data-paint", before)
+
+
+def url_has(page, name: str, value: str, timeout_s: float = 60) -> None:
+    """Until the address bar's query has name=value."""
+    page.wait_for_function(f"new URLSearchParams(location.search).get({name!r}) === {value!r}",
+                           timeout=timeout_s * 1000)
+
+
+def test_default_page_paints_the_overview_image_and_the_heatmap(page, errors, sent):
+    wait_for_explore(page)
+    assert page.locator(".js-plotly-plot").count() == 1, "the overview is the page's one plotly chart"
+    # trace layers only
     assert page.locator(".js-plotly-plot .overplot .imagelayer image").count() == 1, "the overview is one image"
-    assert page.locator(".js-plotly-plot .overplot .heatmaplayer image").count() == 1
+    detail = canvas(page)
+    assert detail.count() == 1
+    assert (detail.get_attribute("data-kind"), detail.get_attribute("data-layer"),
+            detail.get_attribute("data-head")) == ("cross", "2", "1")            # the first view
+    assert canvas_colours(page) > 20, "the head's matrix is painted, not blank"
+    expect(detail.locator(".aec-title")).to_have_text(
+        "Encoder–decoder (cross) attention · layer 2 · head 1 · softmax weights α")
     assert page.get_by_text("Generated output").count() == 1
     screenshot(page, "default")
 
-    # the head picker lives in a fragment: only that heatmap is redrawn
-    radio(page, "Head").get_by_text("2", exact=True).click()
-    page.wait_for_function("[...document.querySelectorAll('.gtitle')].some("
-                           "t => t.textContent.startsWith('cross attention · layer 2 · head 2'))",
-                           timeout=60_000)
-    page.wait_for_function("window.location.search.includes('head=2')", timeout=30_000)
-    # a fragment rerun leaves the stale chart until it ends; then exactly two remain
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 2", timeout=30_000)
+    # the head picker is the canvas's own: it repaints in the browser, the overview is untouched
+    overview = page.locator(".js-plotly-plot")
+    image = overview.locator(".overplot .imagelayer image").get_attribute("href")
+    overview.evaluate("e => { e.__before_head = true; }")
+    wait_until_idle(page)
+    frames = len(sent)
+    click_head(page, "2")
+    expect(detail.locator(".aec-title")).to_have_text(
+        "Encoder–decoder (cross) attention · layer 2 · head 2 · softmax weights α")
+    url_has(page, "head", "2", timeout_s=30)
+    wait_until_idle(page)
+    assert len(sent) == frames, f"{len(sent) - frames} messages went to the server (a rerun) for a head"
+    # still exactly one chart, the same element with the same picture, and one canvas
+    assert overview.count() == 1 and canvas(page).count() == 1
+    assert overview.evaluate("e => e.__before_head === true"), "the overview was redrawn"
+    assert overview.locator(".overplot .imagelayer image").get_attribute("href") == image
     assert errors == []
 
 
 def test_a_shared_url_reopens_the_same_view(server, browser, page, errors):
-    wait_for_charts(page, 2)
+    wait_for_explore(page)
     # the first view is cross-attention at layer 2: another kind, then another head
     radio(page, "Attention").get_by_text("Encoder self-attention").click()
     page.wait_for_function("window.location.search.includes('kind=encoder')", timeout=60_000)
-    radio(page, "Head").get_by_text("3", exact=True).click()
-    page.wait_for_function("window.location.search.includes('head=3')", timeout=60_000)
+    expect(canvas(page)).to_have_attribute("data-kind", "encoder", timeout=60_000)
+    wait_until_idle(page)
+    click_head(page, "3")
+    url_has(page, "head", "3")
     shared = page.url
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000})
     other = fresh.new_page()
     other.on("console", lambda message: message.type == "error" and errors.append(message.text))
     other.goto(shared)
-    wait_for_charts(other, 2)
-    titles = other.locator(".gtitle").all_text_contents()
-    assert any(t.startswith("encoder attention · layer 2 · head 3") for t in titles), titles
+    wait_for_explore(other)
+    reopened = canvas(other)
+    assert (reopened.get_attribute("data-kind"), reopened.get_attribute("data-layer"),
+            reopened.get_attribute("data-head")) == ("encoder", "2", "3"), shared
+    expect(reopened.locator(".aec-title")).to_have_text(
+        re.compile(r"^Encoder self-attention · layer 2 · head 3 · "))
     fresh.close()
     assert errors == []
 
 
 def test_typed_markup_is_text_not_html(page, errors):
-    wait_for_charts(page, 2)
+    wait_for_explore(page)
     box = page.get_by_label("Text", exact=True)
     box.fill(PAYLOAD)
     box.press("Enter")
-    # the encoder heatmap's first key label becomes the literal "<" of the payload
-    page.wait_for_function(
-        "[...document.querySelectorAll('.xtick text')].some(t => t.textContent === '<')",
-        timeout=60_000)
-    wait_for_charts(page, 2)
+    # the canvas's first key label (an encoder token: "token position") becomes the literal "<"
+    labels = canvas(page).locator(".aec-xlabels span")
+    expect(labels.first).to_have_text("< 0", timeout=60_000)
+    wait_for_explore(page)
     assert page.evaluate("window.__pwned") is None
+    # locators pierce the canvas's shadow root: no element came out of the tokens there either
     assert page.locator('img[src="x"]').count() == 0
+    assert canvas(page).locator(".aec-xlabels span *, .aec-ylabels span *").count() == 0, \
+        "a label holds an element, not only text"
     assert box.input_value() == PAYLOAD
-    ticks = page.locator(".js-plotly-plot .xtick text").all_text_contents()
+    # every key label is "token position", the token as typed: the whole payload, char by char
+    from viz.labels import VISIBLE
+    want = [f"{VISIBLE.get(c, c)} {i}" for i, c in enumerate(list(PAYLOAD) + ["<eos>"])]
+    assert labels.all_text_contents() == want
+    ticks = [text.rsplit(" ", 1)[0] for text in labels.all_text_contents()]
     for char in '<img=x">':
         assert char in ticks, f"{char!r} should be a literal tick label"
     screenshot(page, "markup")
@@ -112,9 +187,11 @@ def test_script_in_the_url_does_not_run(server, browser, errors):
     page.on("pageerror", lambda error: errors.append(str(error)))
     from urllib.parse import quote
     page.goto(f"{server}/?model=toy-bert&text={quote(PAYLOAD)}&stage={quote('<script>window.__pwned=2</script>')}")
-    wait_for_charts(page, 2)
+    wait_for_explore(page)
     assert page.evaluate("window.__pwned") is None
-    assert page.locator('img[src="x"]').count() == 0
+    assert page.locator('img[src="x"]').count() == 0          # pierces the canvas's shadow root too
+    assert canvas(page).locator("script, img").count() == 0
+    assert "<script>" not in canvas(page).inner_text()
     context.close()
     assert errors == []
 
@@ -134,12 +211,13 @@ def watch(page, errors: list) -> None:
 
 
 PAGE_CHARTS = {  # page -> (query beyond the page, the least number of charts it paints)
-    "explore": ("model=toy-gpt", 2), "anatomy": ("model=toy-seq2seq", 3),
+    "explore": ("model=toy-gpt", 1), "anatomy": ("model=toy-seq2seq", 3),
     "generation": ("model=toy-seq2seq", 2), "worked-example": ("model=toy-seq2seq", 1),
     "aggregates": ("model=toy-bert", 2),
     # Intervene draws nothing until something is switched off: switch off one head.
     "intervene": ("model=toy-gpt&heads_off=decoder.0.1", 2),
 }
+PAGE_CANVASES = {"explore"}    # pages that paint an attention canvas besides their charts
 
 
 @pytest.mark.parametrize("name", list(PAGE_CHARTS))
@@ -150,6 +228,9 @@ def test_every_page_paints(server, browser, errors, name):
     query, charts = PAGE_CHARTS[name]
     page.goto(f"{server}{path_of(name)}?{query}")
     wait_for_charts(page, charts)
+    if name in PAGE_CANVASES:
+        expect(canvas(page)).not_to_have_attribute("data-paint", "0", timeout=120_000)
+        assert canvas_colours(page) > 20, "the canvas's matrix is blank"
     assert page.locator("[data-testid=stException]").count() == 0
     screenshot(page, f"page-{name}")
     context.close()
@@ -157,30 +238,42 @@ def test_every_page_paints(server, browser, errors, name):
 
 
 def test_downloads_give_png_html_and_the_trace(page, errors, tmp_path):
-    """Plotly's toolbar camera gives a PNG of the head; the buttons give standalone HTML and the .npz."""
-    wait_for_charts(page, 2)
-    heatmap = page.locator(".js-plotly-plot").nth(1)
-    heatmap.hover()
-    with page.expect_download(timeout=60_000) as camera:
-        heatmap.locator(".modebar-btn[data-title='Download plot as a PNG']").click()
+    """The canvas's PNG button gives a PNG of the head (made in the browser); the overview's
+    buttons give standalone HTML and a server-made PNG; one more gives the .npz."""
+    wait_for_explore(page)
+    detail = canvas(page)
+    matrix = detail.locator(".aec-matrix").bounding_box()
+    with page.expect_download(timeout=60_000) as export:
+        detail.locator(".aec-png").click()
+    assert export.value.suggested_filename == "attention-cross-L2-1-weights.png"
     png = tmp_path / "head.png"
-    camera.value.save_as(png)
+    export.value.save_as(png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     from PIL import Image
-    width, height = Image.open(png).size
-    assert width > 600 and height > 400, (width, height)       # scale 2 of the on-screen chart
+    picture = Image.open(png)
+    width, height = picture.size
+    # the matrix as on screen, with its labels beside and under it and the colour bar
+    assert width > matrix["width"] + 100 and height > matrix["height"] + 20, (width, height, matrix)
+    assert width > 600 and height > 400, (width, height)
+    colours = picture.convert("RGB").getcolors(maxcolors=width * height)
+    assert len(colours) > 20, "the matrix's colours, not a blank picture"
 
-    # the overview's buttons come first, the head's second
+    # the overview's buttons: the canvas exports itself, so they are the page's only ones
+    assert page.get_by_role("button", name="Figure as HTML").count() == 1
     with page.expect_download(timeout=60_000) as html:
-        page.get_by_role("button", name="Figure as HTML").nth(1).click()
+        page.get_by_role("button", name="Figure as HTML").click()
+    assert html.value.suggested_filename == "attention-cross-all-heads-weights.html"
     text = html.value.path().read_text(encoding="utf-8")
-    assert "<html" in text and "Plotly.newPlot" in text and "cross attention" in text
+    # the overview's title, "cross attention · all layers × heads · ..." (JSON escapes the · and ×)
+    assert "<html" in text and "Plotly.newPlot" in text and "cross attention" in text and "all layers" in text
     # plotly.js itself is inside (megabytes), not fetched from a CDN: the file opens offline
     assert len(text) > 1_000_000 and '<script src="http' not in text
 
     # server-side PNG through plotly's own export (Kaleido driving Debian's Chromium)
+    assert page.get_by_role("button", name="Figure as PNG").count() == 1
     with page.expect_download(timeout=120_000) as server_png:
-        page.get_by_role("button", name="Figure as PNG").nth(1).click()
+        page.get_by_role("button", name="Figure as PNG").click()
+    assert server_png.value.suggested_filename == "attention-cross-all-heads-weights.png"
     image = Image.open(server_png.value.path())
     assert image.format == "PNG" and image.size[0] >= 1000, image.size
 
@@ -265,7 +358,7 @@ def test_back_and_forward_step_between_pages(server, browser, errors):
     context, page = watched_page(browser, errors)
     text = "the cat sat on the mat"
     page.goto(f"{server}/?model=toy-gpt&text={quote(text)}&layer=1&head=2")
-    wait_for_charts(page, 2)
+    wait_for_explore(page)
     assert_shown(page, server, "explore")
     visited = ["explore", "anatomy", "generation", "aggregates"]
     for name in visited[1:]:
@@ -276,9 +369,13 @@ def test_back_and_forward_step_between_pages(server, browser, errors):
         page.go_back()
         assert_shown(page, server, name)
         assert_view_kept(page, "toy-gpt", text, layer="1", head="2")
-    # Explore's own pickers came back on the view's layer and head, not on their defaults
-    wait_for_charts(page, 2)
-    assert checked(page, "Layer") == "1" and checked(page, "Head") == "2"
+    # Explore's own pickers came back on the view's layer and head, not on their defaults: the
+    # Layer radio, and the canvas's head (its layer too)
+    wait_for_explore(page)
+    assert checked(page, "Layer") == "1"
+    expect(canvas(page)).to_have_attribute("data-head", "2")
+    expect(canvas(page)).to_have_attribute("data-layer", "1")
+    expect(canvas(page).locator(".aec-heads button[data-head='2']")).to_have_attribute("aria-pressed", "true")
     page.go_forward()
     assert_shown(page, server, "anatomy")
     assert_view_kept(page, "toy-gpt", text, layer="1", head="2")
@@ -293,7 +390,7 @@ def test_the_page_list_follows_the_language_and_keeps_the_view(server, browser, 
     context, page = watched_page(browser, errors)
     text = "reverse: abc"
     page.goto(f"{server}/?model=toy-seq2seq&text={quote(text)}&lang=zh&kind=cross")
-    wait_for_charts(page, 2)
+    wait_for_explore(page)
     zh = page_markers("zh")
     assert nav(page).locator("a").all_inner_texts() == [title for title, _ in zh.values()]
     nav(page).get_by_text(zh["intervene"][0], exact=True).click()

@@ -30,7 +30,8 @@ PAGES = {
     "intervene": ("toy-gpt", {"heads_off": "decoder.0.1"}),
     "worked-example": ("toy-seq2seq", {}),
 }
-CHARTS = {"explore": 2, "anatomy": 3, "generation": 2, "aggregates": 2, "intervene": 2, "worked-example": 1}
+# plotly charts per page; Explore's detail is the attention canvas (a shadow root), waited for apart
+CHARTS = {"explore": 1, "anatomy": 3, "generation": 2, "aggregates": 2, "intervene": 2, "worked-example": 1}
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +55,17 @@ def page(browser):
     context.close()
 
 
+# every element matching a selector, inside shadow roots too (the attention canvas renders in one)
+DEEP_COUNT = """selector => { let n = 0; const walk = root => { n += root.querySelectorAll(selector).length;
+    for (const e of root.querySelectorAll('*')) if (e.shadowRoot) walk(e.shadowRoot); }; walk(document); return n; }"""
+CANVAS_PAINTED = ("[...document.querySelectorAll('*')].filter(e => e.shadowRoot).some(h => (c => c && "
+                  "c.dataset.paint !== '0')(h.shadowRoot.querySelector('[data-testid=attention-canvas]')))")
+
+
 def assert_nothing_ran(page) -> None:
     page.wait_for_timeout(500)     # an onerror or onload would have fired by now
     assert page.evaluate("window.__pwned") is None
-    assert page.evaluate("document.querySelectorAll('img[src=\"x\"], iframe[srcdoc], svg[onload], "
-                         "a[href^=\"javascript\"]').length") == 0
+    assert page.evaluate(DEEP_COUNT, 'img[src="x"], iframe[srcdoc], svg[onload], a[href^="javascript"]') == 0
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.hostile_events == []
 
@@ -73,6 +80,8 @@ def test_script_in_a_link_does_not_run_on_any_page(server, page, name):
         query["target"] = payload[::-1]
     page.goto(f"{server}/?{urlencode(query)}")
     wait_for_charts(page, CHARTS[name])
+    if name == "explore":
+        page.wait_for_function(CANVAS_PAINTED, timeout=120_000)
     assert_nothing_ran(page)
     # the link keeps the text as typed, so the next visitor gets it back as text too
     assert "text=" in page.url
@@ -80,19 +89,30 @@ def test_script_in_a_link_does_not_run_on_any_page(server, page, name):
 
 def test_every_payload_typed_into_text_and_target(server, page):
     """Typed into the boxes one after another: the labels show the characters, nothing runs."""
+    import json
+
+    import model
+    network = model.load("toy-seq2seq", device="cpu")
     page.goto(f"{server}/?page=explore&model=toy-seq2seq&kind=cross")
-    wait_for_charts(page, 2)
+    wait_for_charts(page, 1)
     text, target = page.get_by_label("Text", exact=True), page.get_by_label("Target (optional)", exact=True)
     for number, payload in enumerate(PAYLOADS.values()):
         text.fill(payload)
         text.press("Enter")
         target.fill(payload[::-1] + "#" + str(number))
         target.press("Enter")
-        # the cross heatmap's rows are the target: its last labels are the marker just typed
+        # the cross canvas's rows are the target's tokens: every row label shown is this target's
+        # token at its position (labels may be thinned), and there are as many rows
+        rows = network.trace(payload, payload[::-1] + "#" + str(number)).records_of("cross")[0].query_tokens
+        want = json.dumps([f"{ {' ': '␣', chr(10): '↵', chr(9): '⇥', chr(13): '␍'}.get(t, t)} {i}"
+                           for i, t in enumerate(rows)], ensure_ascii=False)
         page.wait_for_function(
-            "(() => { const t = document.querySelectorAll('.js-plotly-plot')[1]?.layout?.yaxis?.ticktext;"
-            f" return !!t && t.slice(-2).join('') === '#{number}'; }})()", timeout=60_000)
-        wait_for_charts(page, 2)
+            "[...document.querySelectorAll('*')].filter(e => e.shadowRoot).some(h => (c => {"
+            f" if (!c || c.dataset.rows !== '{len(rows)}') return false; const want = {want};"
+            " const spans = [...c.querySelectorAll('.aec-ylabels span')];"
+            " return spans.length > 0 && spans.every(s => s.textContent.replace(/\\?(?= \\d+$)/, '') === want[Number(s.dataset.index)]);"
+            " })(h.shadowRoot.querySelector('[data-testid=attention-canvas]')))", timeout=60_000)
+        wait_for_charts(page, 1)
         assert_nothing_ran(page)
         assert text.input_value() == payload
 

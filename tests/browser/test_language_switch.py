@@ -4,7 +4,12 @@ whole page (sidebar included) changes language in the same run, and choices made
 Before the fix, a click on 中文 left the sidebar English, emptied the Attention and Stage radios
 (Streamlit keeps a radio's state as its option's *label*, which no longer matched once translated)
 and, a click later, put the training snapshot back to "untrained" (the model's output became noise).
+
+The head is chosen in Explore's attention canvas (ui/canvas.py: a component in a shadow root;
+Playwright's locators pierce it), in the browser, with no rerun: the server hears of it when the
+person next clicks outside the canvas (here: the page list).
 """
+import re
 from urllib.parse import quote
 
 import pytest
@@ -25,10 +30,38 @@ def page(server, browser):
     page.on("pageerror", lambda error: errors.append(str(error)))
     # encoder self-attention, not the model's first view (cross): the test clicks its way there
     page.goto(f"{server}/?model=toy-seq2seq&text={quote(TEXT)}&kind=encoder&layer=0&head=0")
-    wait_for_charts(page, 2)
+    wait_for_charts(page, 1)
+    expect(canvas(page)).not_to_have_attribute("data-paint", "0", timeout=120_000)
     yield page
     context.close()
     assert errors == []
+
+
+CANVAS = "[data-testid=attention-canvas]"
+
+
+def canvas(page):
+    return page.locator(CANVAS)
+
+
+def canvas_click(page, head: str, url_has: str) -> None:
+    """A click on the canvas's head button: until it has repainted with that head and written it
+    into the address bar (no run: nothing to wait for on the server)."""
+    before = canvas(page).get_attribute("data-paint")
+    canvas(page).locator(f".aec-heads button[data-head='{head}']").click()
+    expect(canvas(page)).to_have_attribute("data-head", head)
+    expect(canvas(page)).not_to_have_attribute("data-paint", before)
+    page.wait_for_function(f"(location.pathname + location.search).includes({url_has!r})", timeout=60_000)
+
+
+def assert_canvas_reads(page, title: str, head: str, stage: str, stages: list[str], mean: str) -> None:
+    """The canvas's title, its groups' labels and its buttons read `title`, `head`, `stage`,
+    `stages` and `mean` (in the page's language), once its payload in that language has come."""
+    expect(canvas(page).locator(".aec-title")).to_have_text(title, timeout=30_000)
+    expect(canvas(page).locator(".aec-heads .aec-label")).to_have_text(head)
+    expect(canvas(page).locator(".aec-stages .aec-label")).to_have_text(stage)
+    expect(canvas(page).locator(".aec-heads button[data-head='mean']")).to_have_text(mean)
+    expect(canvas(page).locator(".aec-stages button")).to_have_text(stages)
 
 
 def group(page, label: str, where: str = "stMain"):
@@ -80,18 +113,39 @@ def test_switching_to_chinese_and_back_keeps_every_choice(page):
     assert "Training progress" not in sidebar_text(page)
     assert_chosen(page, "注意力", "编码器-解码器注意力")
     assert_chosen(page, "阶段", "缩放后（× 缩放因子）")
+    # the canvas too: the same kind, layer, head and stage, its words in Chinese
+    stages = [canvas(page).locator(".aec-stages button").nth(i).get_attribute("data-stage")
+              for i in range(canvas(page).locator(".aec-stages button").count())]
+    assert "scaled" in stages and "weights" in stages, stages
+    from ui.i18n import TEXTS
+    zh = [TEXTS["zh"][f"stage.{s}"] for s in stages]
+    assert_canvas_reads(page, "编码器-解码器注意力 · 第 0 层 · 头 0 · 缩放后（× 缩放因子）", "头", "阶段", zh, "平均")
+    expect(canvas(page)).to_have_attribute("data-kind", "cross")
+    expect(canvas(page)).to_have_attribute("data-stage", "scaled")
+    bar = canvas(page).locator(".aec-bar").inner_text()
+    assert "Head" not in bar and "Stage" not in bar and "mean" not in bar, bar
+    expect(canvas(page).locator(".aec-ytitle")).not_to_have_text(re.compile(r"[A-Za-z]{3}"))
 
     # two more clicks after the switch: each sticks, nothing else moves
     click(page, "阶段", "softmax 权重 α", "lang=zh")
-    page.wait_for_function("!location.search.includes('stage=')", timeout=60_000)
-    click(page, "头", "2", "head=2")
+    expect(canvas(page)).to_have_attribute("data-stage", "weights", timeout=30_000)
+    # the canvas writes the stage into the address bar itself, the default "weights" included
+    page.wait_for_function("!location.search.includes('stage=scaled')", timeout=60_000)
+    canvas_click(page, "2", "head=2")
     assert_chosen(page, "注意力", "编码器-解码器注意力")
     assert_chosen(page, "阶段", "softmax 权重 α")
-    assert_chosen(page, "头", "2")
+    assert (canvas(page).get_attribute("data-head"), canvas(page).get_attribute("data-stage")) == ("2", "weights")
+    assert_canvas_reads(page, "编码器-解码器注意力 · 第 0 层 · 头 2 · softmax 权重 α", "头", "阶段", zh, "平均")
+    expect(canvas(page).locator(".aec-heads button[data-head='2']")).to_have_attribute("aria-pressed", "true")
+    assert "stage=scaled" not in page.url
     assert "snapshot=" not in page.url                       # still the trained model
     assert output(page) == answer
 
-    # another page, then back to English from there
+    # another page, then back to English from there. The canvas tells the server its choice
+    # after a 2 s pause (ui/components/attention_canvas.js, `changed`): a page left sooner loses
+    # the head chosen in the canvas (a known limit, issue 12's note); this person pauses.
+    page.wait_for_timeout(2500)
+    wait_until_idle(page)
     sidebar_click(page, "生成", "/generation")
     assert_chosen(page, "解码器输入", "自由生成（推理）")
     sidebar_click(page, "English", "/generation")

@@ -1,6 +1,6 @@
 """Load: 20 browser sessions on one hosted-mode server, each typing its own text for a minute.
 
-Every session must get its own charts (the detail heatmap's tick labels are its own text, never
+Every session must get its own charts (the attention canvas's labels are its own text, never
 another session's), no session may see an error, and the server's memory (RSS of the streamlit
 process and its children, read from /proc) must stay under RSS_BOUND_MB.
 
@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import pytest
 
 from bench.appserver import ServerError, launch_chromium, running_app
-from viz.labels import token_labels
+from viz.labels import VISIBLE
 from tests import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -110,15 +110,18 @@ def session_text(session: int, round_: int) -> str:
 
 
 def expected_ticks(text: str) -> list[str]:
-    """The encoder heatmap's key labels: the text's characters and <eos>."""
-    return token_labels(list(text) + ["<eos>"])
+    """The encoder canvas's key labels, "token position": the text's characters and <eos>."""
+    return [f"{VISIBLE.get(token, token)} {i}" for i, token in enumerate(list(text) + ["<eos>"])]
 
 
+# The canvas lives in a shadow root; its key labels may be thinned (every 2nd...), so each label
+# shown must be this session's label at its position, and the column count this text's.
 TICKS_MATCH = """([want]) => {
-    const charts = document.querySelectorAll('.js-plotly-plot');
-    const detail = charts[charts.length - 1];
-    const got = detail && detail.layout && detail.layout.xaxis && detail.layout.xaxis.ticktext;
-    return !!got && JSON.stringify(Array.from(got)) === JSON.stringify(want)
+    const hosts = [...document.querySelectorAll('*')].filter(e => e.shadowRoot);
+    const canvas = hosts.map(h => h.shadowRoot.querySelector('[data-testid=attention-canvas]')).find(c => c);
+    if (!canvas || canvas.dataset.cols !== String(want.length) || canvas.dataset.paint === '0') return false;
+    const spans = [...canvas.querySelectorAll('.aec-xlabels span')];
+    return spans.length > 0 && spans.every(s => s.textContent === want[Number(s.dataset.index)])
         && !document.querySelector('[data-testid=stStatusWidget]');
 }"""
 

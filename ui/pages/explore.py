@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import viz
-from viz.labels import unknown_flags
+from ..canvas import attention_canvas
 from ..context import PageContext, bound, shown_errors, sync_url
 from ..downloads import figure_downloads
 from ..settings import validate_figures
@@ -25,20 +25,19 @@ def stage_controls(ctx: PageContext, kinds: list[str]) -> tuple[str, str, int]:
     return kind, stage, int(pad_to)
 
 
-@st.fragment
-def head_detail(ctx: PageContext, records: list, stage: str, unknown: tuple) -> None:
-    """Layer and head pickers and the chosen head's heatmap: reruns alone, never the model."""
+def head_detail(ctx: PageContext, records: list, trace) -> None:
+    """The layer picker and the attention canvas of that layer: the canvas switches head, stage
+    and cell in the browser; a layer is a rerun (its q, k and v are not in the canvas's payload:
+    viz/canvas.py), with the trace cached. Not a fragment: the canvas tells Python its choices
+    with a rerun started as the person clicks something else (ui/canvas.py); a fragment's rerun
+    overlapping that click's full rerun lost the click's change in Streamlit 1.67 (the radio
+    said decoder, the page stayed on encoder) or ran a callback of a widget already gone."""
     t = ctx.t
     with shown_errors(t, "drawing the head"):
-        left, right = st.columns([2, 5])
-        layer = bound(left.radio, "layer", t("control.layer"), options=[r.layer for r in records],
+        layer = bound(st.radio, "layer", t("control.layer"), options=[r.layer for r in records],
                       horizontal=True)
-        head = bound(right.radio, "head", t("control.head"), options=["mean", *range(records[0].n_heads)],
-                     horizontal=True, format_func=lambda h: t("head.mean") if h == "mean" else str(h))
         record = next(r for r in records if r.layer == layer)
-        figure = viz.head_heatmap(record, head, stage, unknown=unknown, validate=validate_figures(), t=t)
-        ctx.chart(figure, key="explore.detail")
-        figure_downloads(ctx, figure, f"attention-{record.kind}-L{record.layer}-{head}-{stage}", key="explore.detail")
+        attention_canvas(ctx, record, trace, key="explore.canvas")
     sync_url()
 
 
@@ -62,4 +61,4 @@ def render(ctx: PageContext) -> None:
                            mime="application/octet-stream", key="explore.download_trace", on_click="ignore")
     st.markdown(f"**{t('detail.title')}**")
     # flags of the trace drawn (padded to pad_to, if asked), so they line up with its labels
-    head_detail(ctx, records, stage, unknown_flags(trace, kind))
+    head_detail(ctx, records, trace)

@@ -1,0 +1,193 @@
+"""The attention canvas in a page: mount it with one record, and adopt what it chose.
+
+The canvas (ui/components/attention_canvas.{html,css,js}; payload: viz/canvas.py) switches
+head, stage and cell in the browser without a rerun, so Python does not hear of those choices
+when they are made. The canvas writes them into the address bar at once (history.replaceState:
+a copied link reopens them), and sends them to Python as its "choice" state once the person has
+paused for two seconds (one rerun for a burst of choices); _take_choice puts them into the view.
+Sending each click would cost a full rerun per click (setStateValue always reruns), the very
+round trip the canvas exists to avoid. Streamlit's own reruns do not carry the address bar's
+query as the browser changed it (the frontend sends its own copy), so the URL alone cannot tell.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import streamlit as st
+
+from viz.canvas import record_payload, trace_flags
+from viz.stages import MATRIX_VIEWS
+
+from .context import forget_widget, set_view, view
+from .i18n import register
+from .state import MAX_INDEX
+
+_FILES = Path(__file__).parent / "components"
+
+register("en", {
+    "canvas.head": "Head",
+    "canvas.head.n": "head {head}",
+    "canvas.layer.n": "layer {layer}",
+    "canvas.stage": "Stage",
+    "canvas.reset": "Reset zoom",
+    "canvas.png": "⬇ PNG",
+    "canvas.close": "Close",
+    "canvas.bar.allowed": "allowed",
+    "canvas.tip.query": "query",
+    "canvas.tip.key": "key",
+    "canvas.tip.masked": "masked: this query may not attend to this key",
+    "canvas.tip.exact": "(exact value of this cell; the picture pools several cells per pixel)",
+    "canvas.note.hatched": "Hatched cells: masked (this query may not attend to this key).",
+    "canvas.note.no_bias": "This model adds no position bias: this stage equals the scaled scores.",
+    "canvas.note.unknown": "Orange italic with “?”: a token outside the model's vocabulary (read as unknown).",
+    "canvas.note.special": "Grey: a token the model adds (start, end, padding), not the text's own.",
+    "canvas.note.generated": "Bold: a token the model generated.",
+    "canvas.note.padding": "Struck through: padding (takes part neither as a query nor as a key).",
+    "canvas.note.pooled_max": "Long input: each pixel shows the largest value of a block of up to {rows} × {cols} cells; hover for exact values, zoom with the wheel.",
+    "canvas.note.pooled_mean": "Long input: each pixel shows the mean of a block of up to {rows} × {cols} cells; hover for exact values, zoom with the wheel.",
+    "canvas.note.zoomed": "Zoomed: rows {r0}–{r1}, columns {c0}–{c1}. Drag to move.",
+    "canvas.note.thinned": "Labels: every {rows}th row and {cols}th column (hover any cell for its tokens).",
+    "canvas.note.keys": "Click a cell to see how its number is made; arrow keys move, Enter opens.",
+    "canvas.note.keys_open": "Arrow keys move the cell; Escape closes its derivation.",
+    "canvas.d.title": "Cell ({i}, {j}): query “{query}” → key “{key}”",
+    "canvas.d.head": "head {head}, layer {layer}; q and k have d_head = {d} components",
+    "canvas.d.sum": "Σ_d q_d · k_d (raw score)",
+    "canvas.d.scale": "scale",
+    "canvas.d.bias": "position bias",
+    "canvas.d.allowed": "mask: allowed, logit = {value}",
+    "canvas.d.masked": "mask: not allowed, logit = −∞ (weight 0)",
+    "canvas.d.softmax": "softmax over row i",
+    "canvas.d.row": "Row {i} after the softmax (largest weights; the chosen key outlined):",
+    "canvas.d.more": "… and {n} more keys",
+    "canvas.d.z": "z_{i} = Σ_j α_{i}j v_j: the last column of the table above.",
+    "canvas.d.mean": "Mean of the {heads} heads: each head's weight for this cell.",
+    "canvas.d.mean_value": "mean α",
+})
+register("zh", {
+    "canvas.head": "头",
+    "canvas.head.n": "头 {head}",
+    "canvas.layer.n": "第 {layer} 层",
+    "canvas.stage": "阶段",
+    "canvas.reset": "重置缩放",
+    "canvas.png": "⬇ PNG 图片",
+    "canvas.close": "关闭",
+    "canvas.bar.allowed": "允许",
+    "canvas.tip.query": "查询",
+    "canvas.tip.key": "键",
+    "canvas.tip.masked": "已掩码：该查询不能关注这个键",
+    "canvas.tip.exact": "（此单元格的精确值；图中每个像素汇合了多个单元格）",
+    "canvas.note.hatched": "带斜线的单元格：已掩码（该查询不能关注这个键）。",
+    "canvas.note.no_bias": "此模型没有位置偏置：这一阶段等于缩放后的分数。",
+    "canvas.note.unknown": "橙色斜体加“?”：模型词表之外的词元（按未知词元读入）。",
+    "canvas.note.special": "灰色：模型自己添加的词元（开始、结束、填充），不是文本本身的。",
+    "canvas.note.generated": "粗体：模型生成的词元。",
+    "canvas.note.padding": "删除线：填充（既不作为查询，也不作为键参与）。",
+    "canvas.note.pooled_max": "长输入：每个像素显示最多 {rows} × {cols} 个单元格中的最大值；悬停可看精确值，滚轮缩放。",
+    "canvas.note.pooled_mean": "长输入：每个像素显示最多 {rows} × {cols} 个单元格的平均值；悬停可看精确值，滚轮缩放。",
+    "canvas.note.zoomed": "已放大：第 {r0}–{r1} 行，第 {c0}–{c1} 列。拖动可平移。",
+    "canvas.note.thinned": "标签：每 {rows} 行、每 {cols} 列标一个（悬停任一单元格可看其词元）。",
+    "canvas.note.keys": "点击单元格，查看它的数值是如何算出来的；方向键移动，回车打开。",
+    "canvas.note.keys_open": "方向键移动单元格；Esc 关闭推导。",
+    "canvas.d.title": "单元格 ({i}, {j})：查询“{query}” → 键“{key}”",
+    "canvas.d.head": "头 {head}，第 {layer} 层；q 和 k 各有 d_head = {d} 个分量",
+    "canvas.d.sum": "Σ_d q_d · k_d（原始分数）",
+    "canvas.d.scale": "缩放因子",
+    "canvas.d.bias": "位置偏置",
+    "canvas.d.allowed": "掩码：允许，logit = {value}",
+    "canvas.d.masked": "掩码：不允许，logit = −∞（权重 0）",
+    "canvas.d.softmax": "对第 i 行做 softmax",
+    "canvas.d.row": "softmax 之后的第 {i} 行（最大的权重；所选的键加框）：",
+    "canvas.d.more": "…… 还有 {n} 个键",
+    "canvas.d.z": "z_{i} = Σ_j α_{i}j v_j：即上表的最后一列。",
+    "canvas.d.mean": "{heads} 个头的平均：每个头在此单元格的权重。",
+    "canvas.d.mean_value": "平均 α",
+})
+
+
+@st.cache_resource
+def _component():
+    # registered once per process: a second registration under one name only logs a warning
+    return st.components.v2.component(
+        "attention_explorer.attention_canvas",
+        html=(_FILES / "attention_canvas.html").read_text(encoding="utf-8"),
+        css=(_FILES / "attention_canvas.css").read_text(encoding="utf-8"),
+        js=(_FILES / "attention_canvas.js").read_text(encoding="utf-8"),
+    )
+
+
+def canvas_text(t, kind: str) -> dict:
+    """The canvas's strings in the page's language, under the names the JavaScript asks for."""
+    text = {name[len("canvas."):]: t(name) for name in _names()}
+    text.update({f"stage.{s}": t(f"stage.{s}") for s in MATRIX_VIEWS})
+    text.update({f"short.{s}": t(f"fig.stage_short.{s}") for s in MATRIX_VIEWS})
+    text.update({f"kind.{kind}": t(f"kind.{kind}"), "head.mean": t("head.mean"),
+                 f"axis.{kind}.query": t(f"fig.axis.{kind}.query"), f"axis.{kind}.key": t(f"fig.axis.{kind}.key")})
+    return text
+
+
+def _names() -> list[str]:
+    from .i18n import EN
+    return [name for name in EN if name.startswith("canvas.")]
+
+
+def attention_canvas(ctx, record, trace, key: str, head=None, stage: Optional[str] = None,
+                     cell: Optional[tuple[int, int]] = None, stages: tuple = MATRIX_VIEWS) -> None:
+    """Mount the canvas for one record (every head of one kind and layer) of `trace`.
+
+    head, stage and cell default to the view's; the browser changes them from there on."""
+    v = view()
+    head = v.head if head is None else head
+    if head != "mean" and not 0 <= int(head) < record.n_heads:
+        head = 0
+    stage = stage or v.stage
+    if cell is None and v.query is not None and v.key is not None:
+        cell = (v.query, v.key)
+    flags = trace_flags(trace, record.kind, *record.allowed.shape, record.allowed) if trace is not None else None
+    payload = record_payload(record, head, stage if stage in stages else "weights", cell, flags,
+                             canvas_text(ctx.t, record.kind), lecture=ctx.lecture, show=stages)
+    _component()(key=key, data=payload, on_choice_change=lambda: _take_choice(key))
+
+
+CANVAS_KEYS = ("explore.canvas",)     # every canvas a page mounts, by its key
+_APPLIED = "canvas.applied"          # the last choice taken from each canvas
+
+
+def take_choices() -> None:
+    """At the start of every run: a choice a canvas sent that the view has not taken yet. Its
+    callback does not run when the person's click leaves the page (the canvas is not mounted in
+    the run that follows), but its state arrives with that run all the same."""
+    for key in CANVAS_KEYS:
+        _take_choice(key)
+
+
+def _take_choice(key: str) -> None:
+    """The head, stage and cell chosen in the browser become the view's (the JavaScript sends
+    them after a pause); each choice once, so that a
+    later change made elsewhere (Head anatomy's radio) is not undone by an old one."""
+    try:
+        state = st.session_state[key]
+    except KeyError:
+        return
+    chosen = state.get("choice") if hasattr(state, "get") else None
+    applied = st.session_state.setdefault(_APPLIED, {})
+    if not isinstance(chosen, dict) or applied.get(key) == chosen:
+        return
+    applied[key] = dict(chosen)
+    changes = {}
+    head = chosen.get("head")
+    if head == "mean" or (isinstance(head, int) and 0 <= head < MAX_INDEX):
+        changes["head"] = head
+    if chosen.get("stage") in MATRIX_VIEWS:
+        changes["stage"] = chosen["stage"]
+    cell = (chosen.get("query"), chosen.get("key"))
+    if all(isinstance(i, int) and 0 <= i < MAX_INDEX for i in cell):
+        changes["query"], changes["key"] = cell
+    elif cell == (None, None):
+        changes["query"] = changes["key"] = None          # the derivation was closed
+    current = view()
+    changes = {name: value for name, value in changes.items() if getattr(current, name) != value}
+    if changes:
+        set_view(**changes)
+        for name in changes:
+            forget_widget(name)    # a bound widget (the stage radio, Head anatomy's) is re-seeded from the view

@@ -1,0 +1,147 @@
+"""The attention canvas's payload: one attention call (kind, layer, every head) as ONE `bytes`.
+
+The canvas (ui/components/attention_canvas.js) paints a matrix, switches head, stage and the
+mean of heads, and derives any clicked cell, all in the browser, without a Streamlit rerun. It
+can, because every stage is a function of a few arrays of the record:
+
+    scores = q·kᵀ,  scaled = scores × scale,  biased = scaled + bias,
+    masked = biased where allowed else −∞,  weights = softmax(masked) (0 on a row with no key),
+    z_i = Σ_j α_ij v_j
+
+so the payload carries q, k and v of the chosen layer as float32 (the browser computes each
+head's stages when it is first shown, and the derivation of a cell from the same numbers), the
+bias where the model has one, `allowed` as uint8, and the token labels and flags. No weights:
+they are the largest array and the cheapest to recompute. At 512 tokens for MiniLM (12 heads,
+d_head 32) that is 3 × 786 KB + 262 KB ≈ 2.6 MB, against 12.6 MB for the weights of every
+stage; a toy model's call is 10–60 KB. The layer and kind are not in it: every layer of a 512-token
+MiniLM would be 16 MB, so choosing a layer is a rerun that mounts the canvas with that layer.
+
+Layout (little-endian): b"AEC1", uint32 header length, the UTF-8 JSON header, zero padding to a
+multiple of 8, then the arrays, each at the offset the header gives, 8-byte aligned (a
+Float32Array view needs 4). Arrays travel as binary only (never as JSON number lists): Streamlit
+passes `bytes` to the JavaScript as a Uint8Array, and a dict holding bytes would arrive as its
+Python repr.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from typing import Optional
+
+import numpy as np
+
+from .colors import DIVERGING, SEQUENTIAL, lookup_table
+from .stages import MATRIX_VIEWS
+
+MAGIC = b"AEC1"
+ALIGN = 8
+# Byte budgets of one Enter (issue 12): what one canvas may cost.
+BUDGET_BYTES = 4_500_000          # MiniLM at 512 tokens
+TOY_BUDGET_BYTES = 300_000        # a built-in model's longest input
+
+# Flags of a token, one byte each (bit values), on both axes.
+UNKNOWN, SPECIAL, GENERATED, PADDING = 1, 2, 4, 8
+
+_DTYPES = {"float32": np.float32, "uint8": np.uint8}
+
+
+def token_flags(n: int, unknown=(), special=(), generated_from: Optional[int] = None,
+                inactive: Optional[np.ndarray] = None) -> np.ndarray:
+    """[n] uint8 flags of one token axis. inactive: [n] bool, True for a padding position (one
+    that takes part neither as a query nor as a key: its row or column of `allowed` is empty)."""
+    flags = np.zeros(n, dtype=np.uint8)
+    for bit, values in ((UNKNOWN, unknown), (SPECIAL, special)):
+        marked = np.zeros(n, dtype=bool)
+        values = np.asarray(list(values)[:n], dtype=bool)
+        marked[:len(values)] = values
+        flags |= np.where(marked, bit, 0).astype(np.uint8)
+    if generated_from is not None:
+        flags[generated_from:] |= GENERATED
+    if inactive is not None:
+        flags |= np.where(np.asarray(inactive, dtype=bool)[:n], PADDING, 0).astype(np.uint8)
+    return flags
+
+
+def trace_flags(trace, kind: str, n_rows: int, n_cols: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(query flags [n_rows], key flags [n_cols]) of one attention kind of a trace."""
+    source = (trace.encoder_unknown, trace.encoder_special, None)
+    # decoder positions from generated_from on are the model's own output
+    target = (trace.decoder_unknown, trace.decoder_special, trace.generated_from)
+    rows_of, cols_of = {"encoder": (source, source), "decoder": (target, target), "cross": (target, source)}[kind]
+    rows = token_flags(n_rows, *rows_of, inactive=~allowed.any(axis=1))
+    cols = token_flags(n_cols, *cols_of, inactive=~allowed.any(axis=0))
+    return rows, cols
+
+
+def pack(header: dict, arrays: dict[str, np.ndarray]) -> bytes:
+    """Header and arrays as one payload (layout above); the header gains each array's place."""
+    places, offset = [], 0
+    for name, array in arrays.items():
+        dtype = str(array.dtype)
+        if dtype not in _DTYPES:
+            raise TypeError(f"{name}: {dtype} is not sent (only {sorted(_DTYPES)})")
+        places.append({"name": name, "dtype": dtype, "shape": list(array.shape), "offset": offset})
+        offset += -(-array.nbytes // ALIGN) * ALIGN
+    text = json.dumps(dict(header, arrays=places), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    start = -(-(8 + len(text)) // ALIGN) * ALIGN      # first array's offset in the payload
+    out = bytearray(start + offset)
+    out[:8] = MAGIC + struct.pack("<I", len(text))
+    out[8:8 + len(text)] = text
+    for place, array in zip(places, arrays.values()):
+        at = start + place["offset"]
+        out[at:at + array.nbytes] = np.ascontiguousarray(array).tobytes()
+    return bytes(out)
+
+
+def unpack(payload: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """(header, arrays) of a payload: what the JavaScript reads, for tests and the bench."""
+    if payload[:4] != MAGIC:
+        raise ValueError("not an attention canvas payload")
+    (length,) = struct.unpack("<I", payload[4:8])
+    header = json.loads(payload[8:8 + length].decode("utf-8"))
+    start = -(-(8 + length) // ALIGN) * ALIGN
+    arrays = {}
+    for place in header["arrays"]:
+        dtype = np.dtype(_DTYPES[place["dtype"]])
+        count = int(np.prod(place["shape"], dtype=np.int64))
+        arrays[place["name"]] = np.frombuffer(payload, dtype=dtype, count=count,
+                                              offset=start + place["offset"]).reshape(place["shape"])
+    return header, arrays
+
+
+def record_payload(record, head, stage: str, cell: Optional[tuple[int, int]] = None,
+                   flags: Optional[tuple[np.ndarray, np.ndarray]] = None, text: Optional[dict] = None,
+                   lecture: bool = False, show: tuple = MATRIX_VIEWS) -> bytes:
+    """The canvas's payload for one record (every head of one attention call).
+
+    head: an index or "mean"; stage: one of viz.stages.MATRIX_VIEWS; cell: (query, key) whose
+    derivation opens, or None; flags: (query flags, key flags) as token_flags makes them; text:
+    the interface's strings (ui/canvas.py, in the page's language); show: the stages offered.
+    """
+    n_heads, n_rows, d_head = record.q.shape
+    n_cols = record.k.shape[1]
+    if flags is None:
+        flags = (token_flags(n_rows, inactive=~record.allowed.any(axis=1)),
+                 token_flags(n_cols, inactive=~record.allowed.any(axis=0)))
+    arrays = {
+        "q": np.asarray(record.q, dtype=np.float32),                   # [head, row, d_head]
+        "k": np.asarray(record.k, dtype=np.float32),                   # [head, col, d_head]
+        "v": np.asarray(record.v, dtype=np.float32),                   # [head, col, d_head]
+        "allowed": np.asarray(record.allowed, dtype=np.uint8),         # [row, col]
+        "query_flags": np.asarray(flags[0], dtype=np.uint8),           # [row]
+        "key_flags": np.asarray(flags[1], dtype=np.uint8),             # [col]
+        # colour scales as 256-entry RGB tables: the page's colours are the overview's
+        "sequential": lookup_table(SEQUENTIAL),                        # [256, 3]
+        "diverging": lookup_table(DIVERGING),                          # [256, 3]
+    }
+    if record.bias is not None:
+        arrays["bias"] = np.asarray(record.bias, dtype=np.float32)    # [head, row, col]
+    header = {
+        "kind": record.kind, "layer": int(record.layer), "heads": int(n_heads), "rows": int(n_rows),
+        "cols": int(n_cols), "d_head": int(d_head), "scale": float(record.scale),
+        "head": "mean" if head == "mean" else int(head), "stage": stage, "stages": list(show),
+        "cell": None if cell is None else [int(cell[0]), int(cell[1])],
+        "query_tokens": list(record.query_tokens[:n_rows]), "key_tokens": list(record.key_tokens[:n_cols]),
+        "text": dict(text or {}), "lecture": bool(lecture),
+    }
+    return pack(header, arrays)
