@@ -88,21 +88,14 @@ def _canvas(page):
     return page.locator("[data-testid=attention-canvas]")
 
 
-def time_head(page, head) -> float:
-    """Seconds from clicking the canvas's head button to the new head painted (in the browser)."""
+def time_button(page, group: str, value) -> float:
+    """Seconds from clicking a canvas button (group "heads" or "stages") to the canvas painted
+    with it (in the browser: no rerun)."""
+    name = group[:-1]                      # the button's data-head / data-stage, the root's too
     before = _canvas(page).get_attribute("data-paint")
     page.evaluate("window.__t0 = null")
-    _canvas(page).locator(f".aec-heads button[data-head='{head}']").click()
-    page.wait_for_function(f"(c => c.dataset.head === '{head}' && c.dataset.paint !== '{before}')({CANVAS})",
-                           timeout=60_000, polling="raf")
-    return _elapsed(page)
-
-
-def time_stage(page, stage: str) -> float:
-    before = _canvas(page).get_attribute("data-paint")
-    page.evaluate("window.__t0 = null")
-    _canvas(page).locator(f".aec-stages button[data-stage='{stage}']").click()
-    page.wait_for_function(f"(c => c.dataset.stage === '{stage}' && c.dataset.paint !== '{before}')({CANVAS})",
+    _canvas(page).locator(f".aec-{group} button[data-{name}='{value}']").click()
+    page.wait_for_function(f"(c => c.dataset.{name} === '{value}' && c.dataset.paint !== '{before}')({CANVAS})",
                            timeout=60_000, polling="raf")
     return _elapsed(page)
 
@@ -150,8 +143,8 @@ def time_enter_minilm(page, network, tokens: int, rng: random.Random) -> float:
 def _switches(page, traffic: Traffic, runs: int) -> tuple[float, float, float, int]:
     """Medians of head switches, stage switches and cell clicks, and the messages they sent."""
     sent = traffic.sent
-    heads = [time_head(page, head) for head in [1, 2, 3, "mean", 0] * 2][:runs]
-    stages = [time_stage(page, stage) for stage in ["scores", "scaled", "masked", "weights"] * 2][:runs]
+    heads = [time_button(page, "heads", head) for head in [1, 2, 3, "mean", 0] * 2][:runs]
+    stages = [time_button(page, "stages", stage) for stage in ["scores", "scaled", "masked", "weights"] * 2][:runs]
     cells = [time_cell(page, row, col) for row, col in [(1, 2), (3, 1), (2, 4), (0, 0), (4, 3), (1, 1), (2, 2)]][:runs]
     return statistics.median(heads), statistics.median(stages), statistics.median(cells), traffic.sent - sent
 

@@ -11,7 +11,6 @@ query as the browser changed it (the frontend sends its own copy), so the URL al
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import streamlit as st
@@ -20,10 +19,10 @@ from viz.canvas import record_payload, trace_flags
 from viz.stages import MATRIX_VIEWS
 
 from .context import forget_widget, set_view, view
+from .component_files import component
 from .i18n import register
 from .state import MAX_INDEX
 
-_FILES = Path(__file__).parent / "components"
 
 register("en", {
     "canvas.head": "Head",
@@ -105,17 +104,6 @@ register("zh", {
 })
 
 
-@st.cache_resource
-def _component():
-    # registered once per process: a second registration under one name only logs a warning
-    return st.components.v2.component(
-        "attention_explorer.attention_canvas",
-        html=(_FILES / "attention_canvas.html").read_text(encoding="utf-8"),
-        css=(_FILES / "attention_canvas.css").read_text(encoding="utf-8"),
-        js=(_FILES / "attention_canvas.js").read_text(encoding="utf-8"),
-    )
-
-
 def canvas_text(t, kind: str) -> dict:
     """The canvas's strings in the page's language, under the names the JavaScript asks for."""
     text = {name[len("canvas."):]: t(name) for name in _names()}
@@ -146,7 +134,7 @@ def attention_canvas(ctx, record, trace, key: str, head=None, stage: Optional[st
     flags = trace_flags(trace, record.kind, *record.allowed.shape, record.allowed) if trace is not None else None
     payload = record_payload(record, head, stage if stage in stages else "weights", cell, flags,
                              canvas_text(ctx.t, record.kind), lecture=ctx.lecture, show=stages)
-    _component()(key=key, data=payload, on_choice_change=lambda: _take_choice(key))
+    component("attention_canvas")(key=key, data=payload, on_choice_change=lambda: _take_choice(key))
 
 
 CANVAS_KEYS = ("explore.canvas",)     # every canvas a page mounts, by its key

@@ -6,13 +6,9 @@ itself, where the URL is. No user text reaches its HTML: the labels are the tran
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-import streamlit as st
-
+from .component_files import component
 from .i18n import register
 
-_FILES = Path(__file__).parent / "components"
 
 register("en", {
     "share.copy": "🔗 Copy link to this view",
@@ -26,17 +22,6 @@ register("zh", {
 })
 
 
-@st.cache_resource
-def _component():
-    # registered once per process: a second registration under one name only logs a warning
-    return st.components.v2.component(
-        "attention_explorer.copy_link",
-        html=(_FILES / "copy_link.html").read_text(encoding="utf-8"),
-        css=(_FILES / "copy_link.css").read_text(encoding="utf-8"),
-        js=(_FILES / "copy_link.js").read_text(encoding="utf-8"),
-    )
-
-
 def copy_link_button(t) -> None:
-    _component()(key="share.copy_link",
+    component("copy_link")(key="share.copy_link",
                  data={"copy": t("share.copy"), "copied": t("share.copied"), "manual": t("share.manual")})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, quote, urlparse
 
-import numpy as np
 import pytest
 from playwright.sync_api import expect
 
