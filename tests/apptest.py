@@ -142,9 +142,27 @@ def canvas_values(header: dict, arrays: dict, stage: str = None, head=None) -> n
     payload alone by the equations of viz/canvas.py, as attention_canvas.js computes it:
     scores = q·kᵀ, scaled = scores × scale, biased = scaled + bias, mask = allowed,
     masked = biased where allowed, weights = softmax(masked) per row. NaN where the query may not
-    attend to the key (as viz.stages.head_matrix); "mean" averages the heads' allowed cells."""
+    attend to the key (as viz.stages.head_matrix); "mean" averages the heads' allowed cells.
+    A comparison (viz.canvas.compare_payload) has "before" (the first run's weights, from its
+    before_* arrays) and "change" (after − before, NaN where neither run allows the cell)."""
     stage = header["stage"] if stage is None else stage
     head = header["head"] if head is None else head
+    values, allowed = _stage_values(header, arrays, stage)
+    if head == "mean":
+        return np.where(allowed, np.where(allowed[None], values, 0.0).mean(axis=0), np.nan)
+    return np.where(allowed, values[int(head)], np.nan)
+
+
+def _stage_values(header: dict, arrays: dict, stage: str) -> tuple[np.ndarray, np.ndarray]:
+    """([head, rows, cols] values of every head at one stage, [rows, cols] cells that have one)."""
+    if stage in ("before", "change"):
+        first = {name[len("before_"):]: array for name, array in arrays.items() if name.startswith("before_")}
+        before, allowed_before = _stage_values(header, first, "weights")
+        if stage == "before":
+            return before, allowed_before
+        after, allowed_after = _stage_values(header, arrays, "weights")
+        either = allowed_before | allowed_after
+        return np.where(allowed_after, after, 0.0) - np.where(allowed_before, before, 0.0), either
     allowed = arrays["allowed"].astype(bool)
     scores = np.einsum("hid,hjd->hij", arrays["q"].astype(np.float64), arrays["k"].astype(np.float64))
     biased = scores * header["scale"] + (arrays["bias"].astype(np.float64) if "bias" in arrays else 0.0)
@@ -164,11 +182,7 @@ def canvas_values(header: dict, arrays: dict, stage: str = None, head=None) -> n
         values = np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)   # 0 on a row with no key
     else:
         raise ValueError(f"unknown stage {stage!r}")
-    if head == "mean":
-        values = np.where(allowed[None], values, 0.0).mean(axis=0)
-    else:
-        values = values[int(head)]
-    return np.where(allowed, values, np.nan)
+    return values, allowed
 
 
 def assert_canvas_is_record(header: dict, arrays: dict, record) -> None:

@@ -15,7 +15,7 @@ from typing import Optional
 
 import streamlit as st
 
-from viz.canvas import record_payload, trace_flags
+from viz.canvas import compare_payload, record_payload, trace_flags
 from viz.stages import MATRIX_VIEWS
 
 from .context import forget_widget, set_view, view
@@ -38,6 +38,7 @@ register("en", {
     "canvas.tip.masked": "masked: this query may not attend to this key",
     "canvas.tip.exact": "(exact value of this cell; the picture pools several cells per pixel)",
     "canvas.note.hatched": "Hatched cells: masked (this query may not attend to this key).",
+    "canvas.note.no_mask": "No mask here: every position may attend to every other (a flat colour, not a value).",
     "canvas.note.no_bias": "This model adds no position bias: this stage equals the scaled scores.",
     "canvas.note.unknown": "Orange italic with “?”: a token outside the model's vocabulary (read as unknown).",
     "canvas.note.special": "Grey: a token the model adds (start, end, padding), not the text's own.",
@@ -62,6 +63,20 @@ register("en", {
     "canvas.d.z": "z_{i} = Σ_j α_{i}j v_j: the last column of the table above.",
     "canvas.d.mean": "Mean of the {heads} heads: each head's weight for this cell.",
     "canvas.d.mean_value": "mean α",
+    # comparing two runs (Intervene)
+    "canvas.stage.before": "α before",
+    "canvas.stage.after": "α after",
+    "canvas.stage.change": "after − before",
+    "canvas.short.before": "α before",
+    "canvas.short.after": "α after",
+    "canvas.short.change": "Δα",
+    "canvas.head.off": "{head} (off)",
+    "canvas.note.change": "α after − α before: white is no change; the colour bar gives the values (its range is never under ±0.01, so float noise is not painted as a change).",
+    "canvas.note.same_scale": "α before and α after share one colour scale: the same colour is the same weight.",
+    "canvas.note.head_off": "This head is switched off: its output z is zeroed after the softmax, so its own weights do not change; the layers that read its output do.",
+    "canvas.d.before": "before",
+    "canvas.d.after": "after",
+    "canvas.d.change": "after − before",
 })
 register("zh", {
     "canvas.head": "头",
@@ -77,6 +92,7 @@ register("zh", {
     "canvas.tip.masked": "已掩码：该查询不能关注这个键",
     "canvas.tip.exact": "（此单元格的精确值；图中每个像素汇合了多个单元格）",
     "canvas.note.hatched": "带斜线的单元格：已掩码（该查询不能关注这个键）。",
+    "canvas.note.no_mask": "这里没有掩码：每个位置都能关注所有位置（单一颜色，不代表数值）。",
     "canvas.note.no_bias": "此模型没有位置偏置：这一阶段等于缩放后的分数。",
     "canvas.note.unknown": "橙色斜体加“?”：模型词表之外的词元（按未知词元读入）。",
     "canvas.note.special": "灰色：模型自己添加的词元（开始、结束、填充），不是文本本身的。",
@@ -101,16 +117,40 @@ register("zh", {
     "canvas.d.z": "z_{i} = Σ_j α_{i}j v_j：即上表的最后一列。",
     "canvas.d.mean": "{heads} 个头的平均：每个头在此单元格的权重。",
     "canvas.d.mean_value": "平均 α",
+    "canvas.stage.before": "干预前 α",
+    "canvas.stage.after": "干预后 α",
+    "canvas.stage.change": "干预后 − 干预前",
+    "canvas.short.before": "干预前 α",
+    "canvas.short.after": "干预后 α",
+    "canvas.short.change": "Δα",
+    "canvas.head.off": "{head}（已关闭）",
+    "canvas.note.change": "α 干预后 − α 干预前：白色表示没有变化；数值见色条（其范围不小于 ±0.01，浮点误差不会被画成变化）。",
+    "canvas.note.same_scale": "干预前和干预后的 α 使用同一个色标：相同的颜色表示相同的权重。",
+    "canvas.note.head_off": "此头已关闭：它的输出 z 在 softmax 之后被置零，因此它自身的权重不变；读取它输出的后续层会改变。",
+    "canvas.d.before": "干预前",
+    "canvas.d.after": "干预后",
+    "canvas.d.change": "干预后 − 干预前",
 })
 
 
-def canvas_text(t, kind: str) -> dict:
-    """The canvas's strings in the page's language, under the names the JavaScript asks for."""
+# How long the browser waits after the last choice before telling Python (each telling is a full
+# rerun). Explore: 2 s, so a person looking through heads costs no run at all; the address bar
+# has the choice at once. Head anatomy: its formulas, Q/K/V and head view follow the chosen head
+# and cell, so they should follow soon, but a burst of arrow keys is still one run.
+EXPLORE_SYNC_MS = 2000
+FOLLOW_SYNC_MS = 350
+
+
+def canvas_text(t, kind: str, compare: bool = False) -> dict:
+    """The canvas's strings in the page's language, under the names the JavaScript asks for.
+    compare: two runs side by side, where the weights are the second run's ("α after")."""
     text = {name[len("canvas."):]: t(name) for name in _names()}
     text.update({f"stage.{s}": t(f"stage.{s}") for s in MATRIX_VIEWS})
     text.update({f"short.{s}": t(f"fig.stage_short.{s}") for s in MATRIX_VIEWS})
     text.update({f"kind.{kind}": t(f"kind.{kind}"), "head.mean": t("head.mean"),
                  f"axis.{kind}.query": t(f"fig.axis.{kind}.query"), f"axis.{kind}.key": t(f"fig.axis.{kind}.key")})
+    if compare:
+        text.update({"stage.weights": t("canvas.stage.after"), "short.weights": t("canvas.short.after")})
     return text
 
 
@@ -120,12 +160,17 @@ def _names() -> list[str]:
 
 
 def attention_canvas(ctx, record, trace, key: str, head=None, stage: Optional[str] = None,
-                     cell: Optional[tuple[int, int]] = None, stages: tuple = MATRIX_VIEWS) -> None:
+                     cell: Optional[tuple[int, int]] = None, stages: tuple = MATRIX_VIEWS,
+                     mean: bool = True, sync_ms: int = EXPLORE_SYNC_MS) -> None:
     """Mount the canvas for one record (every head of one kind and layer) of `trace`.
 
-    head, stage and cell default to the view's; the browser changes them from there on."""
+    head, stage and cell default to the view's; the browser changes them from there on.
+    mean: offer the mean of heads; sync_ms: the pause after which a choice reaches Python (a
+    page whose other parts follow the choice wants it soon: FOLLOW_SYNC_MS)."""
     v = view()
     head = v.head if head is None else head
+    if head == "mean" and not mean:
+        head = 0
     if head != "mean" and not 0 <= int(head) < record.n_heads:
         head = 0
     stage = stage or v.stage
@@ -133,11 +178,30 @@ def attention_canvas(ctx, record, trace, key: str, head=None, stage: Optional[st
         cell = (v.query, v.key)
     flags = trace_flags(trace, record.kind, *record.allowed.shape, record.allowed) if trace is not None else None
     payload = record_payload(record, head, stage if stage in stages else "weights", cell, flags,
-                             canvas_text(ctx.t, record.kind), lecture=ctx.lecture, show=stages)
+                             canvas_text(ctx.t, record.kind), lecture=ctx.lecture, show=stages,
+                             mean=mean, sync_ms=sync_ms)
+    _mount(key, payload)
+
+
+def compare_canvas(ctx, before, after, trace, key: str, heads_off=(), labels=None) -> None:
+    """Mount the canvas comparing one attention call of two runs (viz.canvas.compare_payload):
+    α before, α after and their difference, head and cell from the view, the comparison's own
+    stage (not the view's: "after − before" is not a stage of one run)."""
+    v = view()
+    head = v.head if v.head == "mean" or (isinstance(v.head, int) and 0 <= v.head < after.n_heads) else 0
+    cell = (v.query, v.key) if v.query is not None and v.key is not None else None
+    n_rows, n_cols = (min(a, b) for a, b in zip(before.allowed.shape, after.allowed.shape))
+    flags = trace_flags(trace, after.kind, n_rows, n_cols, after.allowed[:n_rows, :n_cols]) if trace is not None else None
+    payload = compare_payload(before, after, head, "change", cell, flags, canvas_text(ctx.t, after.kind, compare=True),
+                              lecture=ctx.lecture, heads_off=heads_off, labels=labels)
+    _mount(key, payload)
+
+
+def _mount(key: str, payload: bytes) -> None:
     component("attention_canvas")(key=key, data=payload, on_choice_change=lambda: _take_choice(key))
 
 
-CANVAS_KEYS = ("explore.canvas",)     # every canvas a page mounts, by its key
+CANVAS_KEYS = ("explore.canvas", "anatomy.canvas", "intervene.canvas")     # every canvas a page mounts, by its key
 _APPLIED = "canvas.applied"          # the last choice taken from each canvas
 
 

@@ -1,5 +1,6 @@
-"""One head taken apart: the pipeline QKᵀ -> ×scale -> +bias -> mask -> softmax, the neuron view
-(q_i, k_j, q_i ⊙ k_j, α_i·, z_i), Q/K/V as matrices, and BertViz's head view (lines between tokens).
+"""One head taken apart, beside the attention canvas (which draws the pipeline QKᵀ -> ×scale ->
++bias -> mask -> softmax and every component of a cell, ui/components/attention_canvas.js): the
+chosen cell's numbers as formulas, Q/K/V as matrices, and BertViz's head view (lines between tokens).
 
 Pure functions (numpy + plotly only). Rows are always queries and columns keys, so self- and
 cross-attention (decoder queries, encoder keys) share every code path.
@@ -15,10 +16,10 @@ import plotly.colors as pc
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .colors import colorscale, hatch_image, png_data_uri, stage_scale, value_range
+from .colors import colorscale, stage_scale, value_range
 from .figure import SCREEN_FIGURE_PIXELS
 from .labels import (MIN_TICK_FONT, line_pixels, position_labels, remember_ticks, token_axis, token_label,
-                     token_labels, with_note)
+                     token_labels)
 from .stages import stage_values
 from .text import Translator, english
 
@@ -28,14 +29,8 @@ from .text import Translator, english
 # it could be read as the grey of a masked cell.
 SAFE = pc.qualitative.Safe
 HEAD_COLORS = [SAFE[i] for i in (4, 1, 3, 7, 5, 6, 8, 9, 0, 2)]
-BAR_COLOR = SAFE[0]                     # light blue, the ordinary bars
-CHOSEN_COLOR = SAFE[8]                  # dark wine, the chosen cell; far from light blue
-MASKED_COLOR = "rgb(150, 150, 150)"     # the mask grey of viz.colors
 LINE_THRESHOLD = 0.02                   # head view: weights below this draw no line
 OPACITY_LEVELS = 10                     # head view: one line trace per head and opacity level
-PANEL_WIDTH_PIXELS = 250               # one pipeline panel, about, in the wide layout
-ROW_WIDTH_PIXELS = 700                  # the softmax row's bars: half the page
-HATCH_CELL_PIXELS = 6
 
 
 # ---- shared helpers ----------------------------------------------------------------------------
@@ -83,94 +78,7 @@ def _colorbar_below(fig: go.Figure, column: int) -> dict:
                 tickfont=dict(size=10))
 
 
-def scale_label(record, t: Translator = english) -> str:
-    """'× scale = 0.1768<br>(= 1/√32)': the factor the model applies, named as the paper would."""
-    d_head = record.q.shape[-1]
-    text = t("fig.anatomy.scale", scale=f"{record.scale:.4g}")
-    if math.isclose(record.scale, 1 / math.sqrt(d_head), rel_tol=1e-4):
-        text += "<br>" + t("fig.anatomy.scale.sqrt", d=d_head)   # two lines: panels are narrow
-    return text
-
-
-# ---- 1. the pipeline ---------------------------------------------------------------------------
-
-def pipeline_panels(record, head: int, t: Translator = english) -> list[tuple[str, str, np.ndarray]]:
-    """(stage, title, [q_pos, k_pos] float32) for QKᵀ, ×scale, (+bias), mask, softmax; NaN = masked."""
-    head = _check_head(record, head)
-    scores = record.scores[head].astype(np.float32)                          # [q_pos, k_pos]
-    # QKᵀ, its scaling and the bias are computed for every cell; the mask only acts afterwards,
-    # so the first panels show every cell and only the mask and softmax panels hatch.
-    scaled = (scores * np.float32(record.scale)).astype(np.float32)
-    panels = [("scores", t("fig.anatomy.scores"), scores),
-              ("scaled", scale_label(record, t), scaled)]
-    if record.bias is not None:
-        panels.append(("biased", t("fig.anatomy.bias"), (scaled + record.bias[head]).astype(np.float32)))
-    panels.append(("mask", t("fig.anatomy.mask"),
-                   np.where(record.allowed, np.float32(1), np.float32(np.nan)).astype(np.float32)))
-    panels.append(("weights", t("fig.anatomy.weights"),
-                   np.where(record.allowed, record.weights[head], np.float32(np.nan)).astype(np.float32)))
-    return panels
-
-
-def pipeline_figure(record, head: int, query: Optional[int] = None, key: Optional[int] = None,
-                    t: Translator = english) -> go.Figure:
-    """Figure: softmax(QKᵀ·scale + bias, masked) step by step, one panel per step, shared rows."""
-    panels = pipeline_panels(record, head, t)
-    n_q, n_k = record.allowed.shape
-    # Nothing masked (an encoder without padding): the mask panel would be one flat colour, which
-    # reads as a value; it says in words that every position sees every other instead.
-    no_mask = bool(record.allowed.all())
-    fig = make_subplots(rows=1, cols=len(panels), shared_yaxes=True, horizontal_spacing=0.025,
-                        subplot_titles=[title for _, title, _ in panels])
-    rows, cols = position_labels(record.query_tokens[:n_q]), position_labels(record.key_tokens[:n_k])
-    row_pixels = _row_pixels(n_q, 560, 36, chrome=190)
-    x_axis, x_note = _category_ticks(record.key_tokens[:n_k], PANEL_WIDTH_PIXELS, "x", t, font=10)
-    y_axis, y_note = _category_ticks(record.query_tokens[:n_q], n_q * row_pixels, "y", t)
-    for column, (stage, title, z) in enumerate(panels, start=1):
-        zmin, zmax = value_range(z, stage)
-        blank = stage == "mask" and no_mask
-        fig.add_trace(go.Heatmap(
-            z=z, x=cols, y=rows, zmin=zmin, zmax=zmax, name=stage, meta=stage,
-            colorscale=[[0, "white"], [1, "white"]] if blank else colorscale(*stage_scale(stage)),
-            hoverongaps=False,
-            # The mask panel is one colour; its meaning is in the title, not in a colour bar.
-            showscale=stage != "mask",
-            colorbar=_colorbar_below(fig, column),
-            hovertemplate=(f"{t('fig.query')} %{{y}}<br>{t('fig.key')} %{{x}}<br>"
-                           f"{t(f'fig.stage_short.{stage}')} %{{z:.5g}}<extra></extra>")),
-            row=1, col=column)
-        ref = _axis_ref(column)
-        fig.update_xaxes(x_axis, range=[-0.5, n_k - 0.5], row=1, col=column,
-                         title=dict(text=with_note(t("fig.key"), x_note), font=dict(size=11)))
-        if blank:
-            fig.add_annotation(text=t("fig.anatomy.no_mask"), xref=f"x{ref} domain", yref=f"y{ref} domain",
-                               x=0.5, y=0.5, showarrow=False, font=dict(size=12))
-        if np.isnan(z).any():
-            # NaN cells are transparent: a hatch image behind the heatmap shows exactly there.
-            hatch = hatch_image(n_q * HATCH_CELL_PIXELS, n_k * HATCH_CELL_PIXELS, HATCH_CELL_PIXELS)
-            fig.add_layout_image(source=png_data_uri(hatch), xref=f"x{ref} domain", yref=f"y{ref} domain",
-                                 x=0, y=1, sizex=1, sizey=1, xanchor="left", yanchor="top",
-                                 sizing="stretch", layer="below")
-        if query is not None and key is not None:
-            _mark_cell(fig, ref, *_check_cell(record, query, key))
-    # Shared y: one set of query labels on the left, row 0 at the top (go.Heatmap puts it at the bottom).
-    fig.update_yaxes(y_axis, range=[n_q - 0.5, -0.5])
-    fig.update_yaxes(title=dict(text=with_note(t("fig.query"), y_note)), row=1, col=1)
-    axes = {f"xaxis{_axis_ref(column)}": (PANEL_WIDTH_PIXELS / n_k, "x") for column in range(1, len(panels) + 1)}
-    fig.update_layout(height=int(n_q * row_pixels) + 190, margin=dict(l=10, r=10, t=50, b=95),
-                      title=None, meta=remember_ticks({}, {**axes, "yaxis": (row_pixels, "y")}, t)["meta"])
-    for annotation in fig.layout.annotations:
-        annotation.font = dict(size=12)
-    return fig
-
-
-def _mark_cell(fig: go.Figure, ref: str, query: int, key: int) -> None:
-    """Outline cell (query, key) of one panel: the cell the neuron view takes apart."""
-    fig.add_shape(type="rect", xref=f"x{ref}", yref=f"y{ref}", x0=key - 0.5, x1=key + 0.5,
-                  y0=query - 0.5, y1=query + 0.5, line=dict(color="black", width=2), fillcolor="rgba(0,0,0,0)")
-
-
-# ---- 2. the neuron view ------------------------------------------------------------------------
+# ---- 1. the neuron numbers (the formulas of one cell; the canvas draws the pipeline) ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class NeuronNumbers:
@@ -253,66 +161,7 @@ def neuron_formulas(n: NeuronNumbers, t: Translator = english) -> list[str]:
     return lines
 
 
-def neuron_figure(record, head: int, query: int, key: int, t: Translator = english) -> go.Figure:
-    """Figure: q_i, k_j, q_i ⊙ k_j (Σ = the score) and z_i = Σ_j α_ij v_j, one bar per d_head component."""
-    n = neuron_numbers(record, head, query, key)
-    head = int(head)
-    q_tok = token_label(record.query_tokens[n.query])
-    k_tok = token_label(record.key_tokens[n.key])
-    titles = [f"q<sub>{n.query}</sub>: " + t("fig.anatomy.q", token=q_tok),
-              f"k<sub>{n.key}</sub>: " + t("fig.anatomy.k", token=k_tok),
-              t("fig.anatomy.product", score=f"{n.score_sum:.4g}"),
-              f"z<sub>{n.query}</sub> = Σ<sub>j</sub> α<sub>{n.query}j</sub> v<sub>j</sub>"
-              f" {t('fig.anatomy.share')} α<sub>{n.query},{n.key}</sub> v<sub>{n.key}</sub>"]
-    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.07, subplot_titles=titles)
-    dims = np.arange(n.d_head)
-    bars = [("q", record.q[head, n.query], SAFE[4], 1),
-            ("k", record.k[head, n.key], SAFE[3], 2),
-            ("q⊙k", n.product, SAFE[5], 3),
-            ("z", n.context, SAFE[6], 4),
-            ("αv", n.contribution, CHOSEN_COLOR, 4)]
-    for name, values, color, row in bars:
-        fig.add_trace(go.Bar(x=dims, y=np.asarray(values, np.float32), name=name, meta=name,
-                             marker_color=color, showlegend=row == 4,
-                             hovertemplate=f"{name}[%{{x}}] = %{{y:.5g}}<extra></extra>"), row=row, col=1)
-    fig.update_xaxes(title=dict(text=t("fig.anatomy.component"), font=dict(size=11)), row=4, col=1)
-    fig.update_yaxes(zeroline=True, zerolinecolor="black", zerolinewidth=1)
-    fig.update_layout(height=620, barmode="group", bargap=0.15, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", x=1, xanchor="right", y=-0.08, yanchor="top"))
-    for annotation in fig.layout.annotations:
-        annotation.font = dict(size=12)
-    return fig
-
-
-def softmax_row_figure(record, head: int, query: int, key: int, t: Translator = english) -> go.Figure:
-    """Figure: the whole softmax row α_i· over the keys, the chosen α_ij marked, masked keys crossed."""
-    n = neuron_numbers(record, head, query, key)
-    n_k = record.allowed.shape[1]
-    keys = position_labels(record.key_tokens[:n_k])
-    colors = [CHOSEN_COLOR if j == n.key else BAR_COLOR for j in range(n_k)]
-    fig = go.Figure(go.Bar(x=keys, y=n.row, name="α", meta="α", marker_color=colors,
-                           hovertemplate=f"{t('fig.key')} %{{x}}<br>α %{{y:.5g}}<extra></extra>"))
-    masked = np.flatnonzero(~record.allowed[n.query])
-    if masked.size:
-        fig.add_trace(go.Scatter(x=[keys[j] for j in masked], y=np.zeros(masked.size, np.float32), mode="markers",
-                                 name=t("fig.anatomy.masked_key"), meta="masked",
-                                 marker=dict(symbol="x", color=MASKED_COLOR, size=8),
-                                 hovertemplate=f"{t('fig.key')} %{{x}}: {t('fig.anatomy.masked_hover')}<extra></extra>"))
-    top = float(max(n.row.max(), 1e-6))
-    fig.add_annotation(x=keys[n.key], y=n.weight, text=f"α<sub>{n.query},{n.key}</sub> = {n.weight:.4g}",
-                       showarrow=True, arrowhead=2, ay=-30, font=dict(color=CHOSEN_COLOR))
-    x_axis, x_note = _category_ticks(record.key_tokens[:n_k], ROW_WIDTH_PIXELS, "x", t)
-    fig.update_layout(
-        title=dict(text=t("fig.anatomy.row.title", i=n.query, token=token_label(record.query_tokens[n.query]),
-                          total=f"{float(n.row.sum()):.4g}"), font=dict(size=13)),
-        xaxis=dict(x_axis, range=[-0.5, n_k - 0.5], title=with_note(t("fig.key"), x_note)),
-        yaxis=dict(range=[0, top * 1.3], title="α"), height=300, showlegend=bool(masked.size),
-        meta=remember_ticks({}, {"xaxis": (ROW_WIDTH_PIXELS / n_k, "x")}, t)["meta"],
-        margin=dict(l=10, r=10, t=50, b=10), legend=dict(orientation="h", x=1, xanchor="right", y=1.02, yanchor="bottom"))
-    return fig
-
-
-# ---- 3. Q, K, V ----------------------------------------------------------------------------------
+# ---- 2. Q, K, V ----------------------------------------------------------------------------------
 
 def qkv_figure(record, head: int, query: Optional[int] = None, key: Optional[int] = None,
                t: Translator = english) -> go.Figure:
@@ -353,7 +202,7 @@ def qkv_figure(record, head: int, query: Optional[int] = None, key: Optional[int
     return fig
 
 
-# ---- 4. the head view ----------------------------------------------------------------------------
+# ---- 3. the head view ----------------------------------------------------------------------------
 
 def head_lines(weights: np.ndarray, threshold: float = LINE_THRESHOLD,
                levels: int = OPACITY_LEVELS) -> dict[int, tuple[list, list]]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -111,37 +111,90 @@ def unpack(payload: bytes) -> tuple[dict, dict[str, np.ndarray]]:
 
 def record_payload(record, head, stage: str, cell: Optional[tuple[int, int]] = None,
                    flags: Optional[tuple[np.ndarray, np.ndarray]] = None, text: Optional[dict] = None,
-                   lecture: bool = False, show: tuple = MATRIX_VIEWS) -> bytes:
+                   lecture: bool = False, show: tuple = MATRIX_VIEWS, mean: bool = True,
+                   sync_ms: int = 2000) -> bytes:
     """The canvas's payload for one record (every head of one attention call).
 
     head: an index or "mean"; stage: one of viz.stages.MATRIX_VIEWS; cell: (query, key) whose
     derivation opens, or None; flags: (query flags, key flags) as token_flags makes them; text:
-    the interface's strings (ui/canvas.py, in the page's language); show: the stages offered.
+    the interface's strings (ui/canvas.py, in the page's language); show: the stages offered;
+    mean: whether the mean of heads is offered; sync_ms: how long the browser waits after the
+    last choice before it tells Python (ui/canvas.py).
     """
-    n_heads, n_rows, d_head = record.q.shape
-    n_cols = record.k.shape[1]
+    n_rows, n_cols = record.allowed.shape
+    header, arrays = _record_part(record, n_rows, n_cols, flags)
+    header.update(_view_part(head, stage, cell, text, lecture, show, mean, sync_ms))
+    return pack(header, arrays)
+
+
+# The comparison's stages (Intervene): the first run's weights, the second's, and their difference.
+COMPARE_STAGES = ("before", "weights", "change")
+# A change smaller than this is float noise (a rerun's sums in another order), not an effect: the
+# colour scale never spans less, so 1e-6 is not painted as deep red (viz.intervene).
+CHANGE_MIN_RANGE = 0.01
+
+
+def compare_payload(before, after, head, stage: str = "change", cell: Optional[tuple[int, int]] = None,
+                    flags: Optional[tuple[np.ndarray, np.ndarray]] = None, text: Optional[dict] = None,
+                    lecture: bool = False, heads_off: Sequence[int] = (), labels: Optional[tuple] = None,
+                    sync_ms: int = 2000) -> bytes:
+    """The canvas's payload comparing one attention call of two runs (before and after an
+    intervention), over the positions both have: the second run's q, k, v (+ bias, allowed) as
+    record_payload sends them, and the first run's q, k (+ bias, allowed) as before_*, from which
+    the browser computes α before, α after and their difference (COMPARE_STAGES). No v of the
+    first run: its derivation shows the score and the weight, and the budget stays one Enter's
+    (MiniLM at 512 tokens: 2.4 + 1.6 MB). heads_off: this call's heads switched off in the second
+    run (marked on their buttons); labels: (query labels, key labels) shown instead of the
+    second run's tokens, e.g. "a→b" where the runs read different tokens."""
+    n_rows = min(before.allowed.shape[0], after.allowed.shape[0])
+    n_cols = min(before.allowed.shape[1], after.allowed.shape[1])
+    header, arrays = _record_part(after, n_rows, n_cols, flags)
+    first, first_arrays = _record_part(before, n_rows, n_cols, flags)
+    if first["scale"] != header["scale"] or first["d_head"] != header["d_head"]:
+        raise ValueError("the two runs differ in scale or d_head: not one attention call")
+    for name in ("q", "k", "bias", "allowed"):
+        if name in first_arrays:
+            arrays[f"before_{name}"] = first_arrays[name]
+    if labels is not None:
+        header["query_tokens"], header["key_tokens"] = list(labels[0])[:n_rows], list(labels[1])[:n_cols]
+    header.update(_view_part(head, stage if stage in COMPARE_STAGES else "change", cell, text, lecture,
+                             COMPARE_STAGES, True, sync_ms))
+    header.update(heads_off=sorted(int(h) for h in heads_off), stage_in_view=False,
+                  min_range={"change": CHANGE_MIN_RANGE})
+    return pack(header, arrays)
+
+
+def _record_part(record, n_rows: int, n_cols: int, flags=None) -> tuple[dict, dict]:
+    """(header, arrays) of one record's first n_rows queries and n_cols keys."""
+    n_heads, _, d_head = record.q.shape
+    allowed = np.asarray(record.allowed[:n_rows, :n_cols], dtype=bool)
     if flags is None:
-        flags = (token_flags(n_rows, inactive=~record.allowed.any(axis=1)),
-                 token_flags(n_cols, inactive=~record.allowed.any(axis=0)))
+        flags = (token_flags(n_rows, inactive=~allowed.any(axis=1)), token_flags(n_cols, inactive=~allowed.any(axis=0)))
     arrays = {
-        "q": np.asarray(record.q, dtype=np.float32),                   # [head, row, d_head]
-        "k": np.asarray(record.k, dtype=np.float32),                   # [head, col, d_head]
-        "v": np.asarray(record.v, dtype=np.float32),                   # [head, col, d_head]
-        "allowed": np.asarray(record.allowed, dtype=np.uint8),         # [row, col]
-        "query_flags": np.asarray(flags[0], dtype=np.uint8),           # [row]
-        "key_flags": np.asarray(flags[1], dtype=np.uint8),             # [col]
+        "q": np.asarray(record.q[:, :n_rows], dtype=np.float32),           # [head, row, d_head]
+        "k": np.asarray(record.k[:, :n_cols], dtype=np.float32),           # [head, col, d_head]
+        "v": np.asarray(record.v[:, :n_cols], dtype=np.float32),           # [head, col, d_head]
+        "allowed": allowed.astype(np.uint8),                               # [row, col]
+        "query_flags": np.asarray(flags[0][:n_rows], dtype=np.uint8),      # [row]
+        "key_flags": np.asarray(flags[1][:n_cols], dtype=np.uint8),        # [col]
         # colour scales as 256-entry RGB tables: the page's colours are the overview's
-        "sequential": lookup_table(SEQUENTIAL),                        # [256, 3]
-        "diverging": lookup_table(DIVERGING),                          # [256, 3]
+        "sequential": lookup_table(SEQUENTIAL),                            # [256, 3]
+        "diverging": lookup_table(DIVERGING),                              # [256, 3]
     }
     if record.bias is not None:
-        arrays["bias"] = np.asarray(record.bias, dtype=np.float32)    # [head, row, col]
+        arrays["bias"] = np.asarray(record.bias[:, :n_rows, :n_cols], dtype=np.float32)   # [head, row, col]
     header = {
         "kind": record.kind, "layer": int(record.layer), "heads": int(n_heads), "rows": int(n_rows),
         "cols": int(n_cols), "d_head": int(d_head), "scale": float(record.scale),
-        "head": "mean" if head == "mean" else int(head), "stage": stage, "stages": list(show),
-        "cell": None if cell is None else [int(cell[0]), int(cell[1])],
         "query_tokens": list(record.query_tokens[:n_rows]), "key_tokens": list(record.key_tokens[:n_cols]),
-        "text": dict(text or {}), "lecture": bool(lecture),
     }
-    return pack(header, arrays)
+    return header, arrays
+
+
+def _view_part(head, stage, cell, text, lecture, show, mean, sync_ms) -> dict:
+    """The header's fields that say what to show first and how to behave."""
+    return {
+        "head": "mean" if head == "mean" and mean else int(0 if head == "mean" else head), "stage": stage,
+        "stages": list(show), "cell": None if cell is None else [int(cell[0]), int(cell[1])],
+        "text": dict(text or {}), "lecture": bool(lecture), "mean": bool(mean), "sync_ms": int(sync_ms),
+    }

@@ -1,28 +1,25 @@
-"""What an intervention changed: attention after − before per head, the change per layer x head,
-and the top-1 prediction per position before and after (numpy + plotly only)."""
+"""What an intervention changed: attention after − before per head (the numbers; the attention
+canvas draws them, viz/canvas.compare_payload), the change per layer x head, and the top-1
+prediction per position before and after (numpy + plotly only)."""
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from .colors import DIVERGING, MASK_CSS, SEQUENTIAL, colorscale
+from .colors import SEQUENTIAL, colorscale
 from .figure import label_margin, pinned_title, top_margin
-from .heatmap import PLOT_WIDTH_PIXELS
-from .labels import VISIBLE, fit_ticks, is_character_level, remember_ticks, thinning_note, token_label
+from .labels import VISIBLE
 from .text import Translator, english
 
-MAX_COLUMNS = 4        # head panels per row of the after − before figure
 CELL_PIXELS = 44       # height of one (kind, layer) row of the summary grid
 # Changes below this are float noise (a rerun's reductions in another order), not an effect.
 NO_CHANGE = 1e-5
 # The colour scales never span less than this: a change of 1e-6 (float noise) must not be
 # painted as deep red; "no change" is said in words instead.
+# (One Δα_ij: viz/canvas.CHANGE_MIN_RANGE.)
 SUMMARY_MIN_SCALE = 0.05   # mean over queries of Σ_j |Δα_ij|, 0..2
-DETAIL_MIN_SCALE = 0.01    # one Δα_ij: a hundredth of a query's attention
 
 
 def visible(token: str) -> str:
@@ -111,78 +108,10 @@ def change_summary_figure(before_records: Sequence, after_records: Sequence, hea
     return fig
 
 
-def _pair_labels(before_tokens: Sequence[str], after_tokens: Sequence[str], n: int) -> list[str]:
-    """Tick text per position: the token, or "before→after" where the two runs read different ones."""
-    out = []
-    for b, a in zip(before_tokens[:n], after_tokens[:n]):
-        out.append(token_label(b) if a == b else f"{token_label(b)}→{token_label(a)}")
-    return out
-
-
-def _change_axis(text: list[str], names: list[str], tokens: Sequence[str], pixels_per_cell: float, along: str,
-                 t: Translator) -> tuple[dict, str]:
-    """(axis settings, note) over "label (position)" categories: every label that fits, else every
-    k-th (numbered for a character model) and a note that says so (as viz.labels.token_axis)."""
-    fit = fit_ticks(text, pixels_per_cell, along, font=10)
-    numbered = fit.step > 1 and is_character_level(tokens)
-    shown = [str(i) for i in range(0, len(text), fit.step)] if numbered else text[::fit.step]
-    note = thinning_note(fit.step, numbered, t)
-    return dict(type="category", tickmode="array", tickvals=names[::fit.step], ticktext=shown,
-                tickfont=dict(size=fit.font), tickangle=fit.angle, automargin=True), note
-
-
-def weight_change_figure(before, after, title: Optional[str] = None, t: Translator = english) -> go.Figure:
-    """Figure: α_after − α_before of every head of one attention call, diverging scale centred on 0."""
-    delta = weight_change(before, after)                               # [head, q, k]
-    n_heads, nq, nk = delta.shape
-    # Long sequences get wider panels, two per row, so their labels and cells stay readable.
-    n_cols = min(n_heads, MAX_COLUMNS if nk <= 24 else 2)
-    n_rows = math.ceil(n_heads / n_cols)
-    finite = np.abs(delta[np.isfinite(delta)])
-    largest = float(finite.max()) if finite.size else 0.0
-    top = max(largest, DETAIL_MIN_SCALE)
-    y_text = _pair_labels(before.query_tokens, after.query_tokens, nq)
-    x_text = _pair_labels(before.key_tokens, after.key_tokens, nk)
-    # Unique category names "token (position)": repeated tokens would merge into one category.
-    ys = [f"{label} ({i})" for i, label in enumerate(y_text)]
-    xs = [f"{label} ({j})" for j, label in enumerate(x_text)]
-    panel = int(np.clip(nq * 14, 260, 520))
-    x_axis, x_note = _change_axis(x_text, xs, before.key_tokens[:nk], PLOT_WIDTH_PIXELS / n_cols / max(nk, 1), "x", t)
-    y_axis, y_note = _change_axis(y_text, ys, before.query_tokens[:nq], panel / max(nq, 1), "y", t)
-    fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[t("fig.head", head=h) for h in range(n_heads)],
-                        horizontal_spacing=0.06, vertical_spacing=0.14 / n_rows)
-    after_before = t("fig.int.after_before")
-    for h in range(n_heads):
-        row, col = divmod(h, n_cols)
-        fig.add_trace(go.Heatmap(
-            z=delta[h], x=xs, y=ys, coloraxis="coloraxis", hoverongaps=False,
-            hovertemplate=(f"{t('fig.head', head=h)}<br>{t('fig.query')} %{{y}}<br>{t('fig.key')} %{{x}}<br>"
-                           f"{after_before} %{{z:+.4f}}<extra></extra>"),
-        ), row=row + 1, col=col + 1)
-        # A thinned axis says so once: under the bottom row, left of the first column.
-        x_title = dict(title=dict(text=x_note, font=dict(size=10))) if row == n_rows - 1 else {}
-        y_title = dict(title=dict(text=y_note, font=dict(size=10))) if col == 0 else {}
-        fig.update_xaxes(x_axis, range=[-0.5, nk - 0.5], showgrid=False, zeroline=False,
-                         row=row + 1, col=col + 1, **x_title)
-        # Row 0 on top, as a matrix reads.
-        fig.update_yaxes(y_axis, range=[nq - 0.5, -0.5], showgrid=False, zeroline=False,
-                         row=row + 1, col=col + 1, **y_title)
-    subtitle = t("fig.int.detail.subtitle")
-    if largest < NO_CHANGE:
-        subtitle = t("fig.int.detail.unchanged")
-    fig.update_layout(
-        title=dict(text=title or t("fig.int.detail.title", kind=t(f"fig.kind.{before.kind}"), layer=before.layer),
-                   subtitle=dict(text=subtitle, font=dict(size=12))),
-        # Symmetric about 0 so white is exactly "no change", whatever the largest change is.
-        coloraxis=dict(colorscale=colorscale(DIVERGING), cmin=-top, cmax=top, cmid=0.0,
-                       colorbar=dict(title=dict(text="Δα"), thickness=14)),
-        plot_bgcolor=MASK_CSS,
-        height=n_rows * panel + 200, margin=dict(l=10, r=10, t=110, b=10, pad=0),
-        meta=remember_ticks({}, {name: plan for h in range(n_heads) for name, plan in (
-            (f"xaxis{h + 1 if h else ''}", (PLOT_WIDTH_PIXELS / n_cols / max(nk, 1), "x")),
-            (f"yaxis{h + 1 if h else ''}", (panel / max(nq, 1), "y")))}, t)["meta"],
-    )
-    return fig
+def pair_labels(before_tokens: Sequence[str], after_tokens: Sequence[str]) -> list[str]:
+    """Per common position: the token, or "before→after" where the two runs read different ones
+    (a regenerated output). Plain text: the canvas sets it as text, never as HTML."""
+    return [b if a == b else f"{visible(b)}→{visible(a)}" for b, a in zip(before_tokens, after_tokens)]
 
 
 def prediction_rows(before_predictions: Sequence, after_predictions: Sequence,
@@ -205,5 +134,5 @@ def prediction_rows(before_predictions: Sequence, after_predictions: Sequence,
     return rows
 
 
-__all__ = ["change_grid", "change_summary_figure", "common_shape", "largest_change", "prediction_rows",
-           "row_change", "visible", "weight_change", "weight_change_figure"]
+__all__ = ["change_grid", "change_summary_figure", "common_shape", "largest_change", "pair_labels", "prediction_rows",
+           "row_change", "visible", "weight_change"]

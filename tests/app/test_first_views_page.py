@@ -51,9 +51,10 @@ def test_head_anatomy_opens_on_the_telling_cell(name):
     first = fv.FIRST_VIEWS[name]
     at = navigate(start(model=name), "anatomy")
     assert_clean(at)
-    assert (at.selectbox(key="w.query").value, at.selectbox(key="w.key").value) == (first.query, first.key)
+    header, _ = canvas(at, "anatomy.canvas")              # its derivation opens on that cell
+    assert header["cell"] == [first.query, first.key]
     assert (first.query, first.key) != (0, 0)             # not <bos> -> <bos> (α = 1, the least telling)
-    assert at.radio(key="w.head").value == first.head and at.radio(key="w.layer").value == first.layer
+    assert header["head"] == first.head and at.radio(key="w.layer").value == first.layer == header["layer"]
 
 
 def test_toy_bert_shows_its_five_guesses_at_each_mask():

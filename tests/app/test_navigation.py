@@ -16,7 +16,7 @@ from tests.apptest import assert_clean, canvas, choose_in_canvas, navigate, para
 # One widget only each page draws: (element type, key).
 MARKERS = {
     "explore": ("radio", "w.stage"),
-    "anatomy": ("selectbox", "w.query"),
+    "anatomy": ("multiselect", "anatomy.heads"),
     "block": ("radio", "block.kind"),
     "generation": ("radio", "w.decoder_input"),
     "worked-example": ("number_input", "w.seed"),
@@ -100,8 +100,9 @@ def test_switching_pages_keeps_the_view():
             assert (header["kind"], header["layer"], header["head"], header["stage"]) == ("cross", 2, 1, "scores")
             assert header["cell"] == [1, 2]
         if page == "anatomy":
-            assert (at.radio(key="w.layer").value, at.radio(key="w.head").value) == (2, 1)
-            assert (at.selectbox(key="w.query").value, at.selectbox(key="w.key").value) == (1, 2)
+            header, _ = canvas(at, "anatomy.canvas")
+            assert (at.radio(key="w.layer").value, header["layer"], header["head"], header["stage"]) == (2, 2, 1, "scores")
+            assert header["cell"] == [1, 2]
 
 
 def test_a_choice_made_on_one_page_holds_on_the_next():
@@ -109,8 +110,8 @@ def test_a_choice_made_on_one_page_holds_on_the_next():
     choose_in_canvas(at, head=3)                 # picked in the attention canvas
     at.radio(key="w.layer").set_value(1).run()
     navigate(at, "anatomy")
-    assert (at.radio(key="w.layer").value, at.radio(key="w.head").value) == (1, 3)
-    at.radio(key="w.head").set_value(2).run()
+    assert (at.radio(key="w.layer").value, canvas(at, "anatomy.canvas")[0]["head"]) == (1, 3)
+    choose_in_canvas(at, "anatomy.canvas", head=2)     # and another in Head anatomy's canvas
     navigate(at, "explore")
     assert_clean(at)
     assert at.radio(key="w.layer").value == 1 and canvas(at, "explore.canvas")[0]["head"] == 2
@@ -119,7 +120,7 @@ def test_a_choice_made_on_one_page_holds_on_the_next():
     choose_in_canvas(at, head=0)
     navigate(at, "anatomy")
     assert_clean(at)
-    assert (at.radio(key="w.layer").value, at.radio(key="w.head").value) == (1, 0)
+    assert (at.radio(key="w.layer").value, canvas(at, "anatomy.canvas")[0]["head"]) == (1, 0)
 
 
 def registered_titles(at) -> list[str]:

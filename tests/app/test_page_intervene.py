@@ -8,7 +8,9 @@ import model
 from model import Intervention
 from model.trace import AttentionRecord
 from viz import intervene as vi
-from tests.apptest import array, assert_clean, chart, charts, param, spec, start
+from tests.apptest import array, assert_clean, canvas, canvas_values, chart, charts, param, spec, start
+from tests.invariants import hand_record
+from viz.canvas import compare_payload, unpack
 
 
 
@@ -70,23 +72,28 @@ def test_change_grid_runs_in_forward_order_and_the_summary_marks_switched_off_he
     assert fig["data"][0]["zmin"] == 0
 
 
-def test_weight_change_figure_is_centred_on_zero_and_labels_changed_tokens():
-    before = record(np.full((3, 3, 3), 1 / 3), kind="decoder", tokens="abc")
-    w = np.full((3, 3, 3), 1 / 3)
-    w[1, 2] = [0.0, 0.5, 0.5]
-    after = record(w, kind="decoder", tokens="abX")
-    fig = spec(vi.weight_change_figure(before, after))
-    assert [d["type"] for d in fig["data"]] == ["heatmap"] * 3
-    for h, trace in enumerate(fig["data"]):
-        np.testing.assert_allclose(array(trace["z"]), w[h] - 1 / 3, atol=1e-6)
-    axis = fig["layout"]["coloraxis"]
-    assert axis["cmid"] == 0 and axis["cmin"] == -axis["cmax"]
-    assert axis["cmax"] == pytest.approx(1 / 3, abs=1e-6)
-    assert fig["layout"]["yaxis"]["ticktext"][-1] == "c→X"
-    assert fig["layout"]["yaxis"]["range"][0] > fig["layout"]["yaxis"]["range"][1]
-    # Markup in a token stays text.
-    markup = record(np.full((1, 2, 2), 0.5), tokens=["<b>", "x"])
-    assert spec(vi.weight_change_figure(markup, markup))["layout"]["xaxis"]["ticktext"][0] == "&lt;b&gt;"
+def test_the_comparison_canvas_carries_both_runs_and_labels_changed_tokens():
+    """The canvas's payload comparing two runs (viz.canvas.compare_payload) decodes, in numpy by
+    the browser's equations, to α before, α after and their difference over the positions both
+    runs have; a position read differently is labelled "before→after", markup stays text."""
+    before = hand_record(kind="decoder", n_heads=3, query_tokens=("a", "b", "c"), causal=True, bias=True)
+    after = hand_record(kind="decoder", n_heads=3, query_tokens=("a", "b", "<X>", "d"), causal=True, bias=True, seed=1)
+    labels = (vi.pair_labels(before.query_tokens, after.query_tokens), vi.pair_labels(before.key_tokens, after.key_tokens))
+    header, arrays = unpack(compare_payload(before, after, 1, labels=labels, heads_off=[2]))
+    assert (header["rows"], header["cols"], header["stage"], header["stages"]) == (3, 3, "change", ["before", "weights", "change"])
+    assert header["query_tokens"] == ["a", "b", "c→<X>"] and header["heads_off"] == [2]
+    assert header["stage_in_view"] is False and header["min_range"]["change"] >= 0.01   # noise is not a change
+    delta = vi.weight_change(before, after)
+    for h in range(3):
+        np.testing.assert_allclose(canvas_values(header, arrays, "change", h), delta[h], atol=1e-6)
+        np.testing.assert_allclose(canvas_values(header, arrays, "before", h),
+                                   np.where(before.allowed, before.weights[h], np.nan), atol=1e-6)
+        np.testing.assert_allclose(canvas_values(header, arrays, "weights", h),
+                                   np.where(after.allowed[:3, :3], after.weights[h, :3, :3], np.nan), atol=1e-6)
+    np.testing.assert_allclose(canvas_values(header, arrays, "change", "mean"), delta.mean(axis=0), atol=1e-6)
+    assert "before_v" not in arrays and "v" in arrays           # the first run's derivation needs no v
+    same_header, same = unpack(compare_payload(before, before, 0))
+    assert np.nanmax(np.abs(canvas_values(same_header, same, "change", 0))) == 0
 
 
 def test_prediction_rows_compare_top1_over_common_positions():
@@ -113,15 +120,15 @@ def test_every_model_shows_what_changed(name):
     off = Intervention(heads_off=frozenset({(kind, 0, 0), (kind, 0, 1)}))
     before, after = network.trace(text, max_new_tokens=new), network.trace(text, max_new_tokens=new, intervention=off)
     assert [c.value for c in at.code][-2:] == [before.output_text, after.output_text]
-    summary, detail = chart(at, "intervene.summary"), chart(at, "intervene.detail")
+    summary, (header, arrays) = chart(at, "intervene.summary"), canvas(at, "intervene.canvas")
     pairs, grid = vi.change_grid(before.records, after.records)
     np.testing.assert_allclose(array(summary["data"][0]["z"]), grid, atol=1e-5)
     if kind == "encoder":   # the encoder input is not regenerated: layer 0's own weights stay
         assert np.all(grid[pairs.index((kind, 0))] == 0)
     expected = vi.weight_change(before.get(kind, 1), after.get(kind, 1))
-    assert len(detail["data"]) == network.n_heads
-    for h, heat in enumerate(detail["data"]):
-        np.testing.assert_allclose(array(heat["z"]), expected[h], atol=1e-5)
+    assert (header["kind"], header["layer"], header["heads"], header["stage"]) == (kind, 1, network.n_heads, "change")
+    for h in range(network.n_heads):
+        np.testing.assert_allclose(canvas_values(header, arrays, "change", h), expected[h], atol=1e-5)
     if not before.predictions:      # a model without a language-model head (minilm)
         assert not at.dataframe and any("predicts no tokens" in c.value for c in at.caption)
         return
@@ -165,9 +172,9 @@ def test_masking_a_key_token_empties_its_column_in_the_after_trace():
     assert_clean(at)
     assert at.multiselect(key="intervene.masked").options[6] == f"{source[6]} (6)"
     before = network.trace(text).get("encoder", 1)
-    detail = chart(at, "intervene.detail")
-    for h, heat in enumerate(detail["data"]):
-        after_weights = array(heat["z"]) + before.weights[h]          # Δ + before = after
+    header, arrays = canvas(at, "intervene.canvas")
+    for h in range(header["heads"]):
+        after_weights = canvas_values(header, arrays, "change", h) + before.weights[h]     # Δ + before = after
         np.testing.assert_allclose(after_weights[:, 6], 0, atol=1e-6)
         assert after_weights[:, :6].sum() > 0
     assert "heads_off" not in at.query_params
@@ -178,7 +185,9 @@ def test_heads_off_widget_lands_sorted_in_the_url():
     at.multiselect(key="w.heads_off").set_value([("decoder", 1, 2), ("cross", 0, 1)]).run()
     assert_clean(at)
     assert param(at, "heads_off") == "cross.0.1,decoder.1.2"
-    assert set(charts(at)) == {"intervene.summary", "intervene.detail"}
+    header, _ = canvas(at, "intervene.canvas")
+    assert set(charts(at)) == {"intervene.summary"}
+    assert header["heads_off"] == [h for k, l, h in [("cross", 0, 1), ("decoder", 1, 2)] if (k, l) == (header["kind"], header["layer"])]
     # The same link opened fresh shows the same choice.
     again = start(page="intervene", model="toy-seq2seq", heads_off=param(at, "heads_off"))
     assert list(again.multiselect(key="w.heads_off").value) == [("cross", 0, 1), ("decoder", 1, 2)]
@@ -194,8 +203,8 @@ def test_decoder_only_masks_prompt_positions():
     masked.set_value([3]).run()
     assert_clean(at)
     after = network.trace(text, max_new_tokens=app.NEW_TOKENS, intervention=Intervention(hidden_decoder_keys=frozenset({3})))
-    detail = chart(at, "intervene.detail")
-    np.testing.assert_allclose(array(detail["data"][0]["z"]),
+    header, arrays = canvas(at, "intervene.canvas")
+    np.testing.assert_allclose(canvas_values(header, arrays, "change", 0),
                                vi.weight_change(before.get("decoder", 1), after.get("decoder", 1))[0], atol=1e-5)
     assert np.all(after.get("decoder", 1).weights[:, :, 3] == 0)
 

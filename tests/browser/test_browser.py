@@ -211,13 +211,13 @@ def watch(page, errors: list) -> None:
 
 
 PAGE_CHARTS = {  # page -> (query beyond the page, the least number of charts it paints)
-    "explore": ("model=toy-gpt", 1), "anatomy": ("model=toy-seq2seq", 3),
+    "explore": ("model=toy-gpt", 1), "anatomy": ("model=toy-seq2seq", 2),
     "generation": ("model=toy-seq2seq", 2), "worked-example": ("model=toy-seq2seq", 1),
     "aggregates": ("model=toy-bert", 2),
     # Intervene draws nothing until something is switched off: switch off one head.
-    "intervene": ("model=toy-gpt&heads_off=decoder.0.1", 2),
+    "intervene": ("model=toy-gpt&heads_off=decoder.0.1", 1),
 }
-PAGE_CANVASES = {"explore"}    # pages that paint an attention canvas besides their charts
+PAGE_CANVASES = {"explore", "anatomy", "intervene"}    # pages that paint an attention canvas besides their charts
 
 
 @pytest.mark.parametrize("name", list(PAGE_CHARTS))
@@ -379,7 +379,9 @@ def test_back_and_forward_step_between_pages(server, browser, errors):
     page.go_forward()
     assert_shown(page, server, "anatomy")
     assert_view_kept(page, "toy-gpt", text, layer="1", head="2")
-    assert checked(page, "Layer") == "1" and checked(page, "Head") == "2"
+    assert checked(page, "Layer") == "1"                   # and Head anatomy's canvas on head 2
+    expect(canvas(page)).to_have_attribute("data-head", "2", timeout=60_000)
+    expect(canvas(page)).to_have_attribute("data-layer", "1")
     screenshot(page, "navigation-forward")
     context.close()
     assert errors == []
@@ -413,9 +415,12 @@ def test_an_old_link_opens_its_page_and_the_url_takes_the_new_form(server, brows
     context, page = watched_page(browser, errors)
     text = "the cat sat"
     page.goto(f"{server}/?page=anatomy&model=toy-gpt&text={quote(text)}&layer=1&head=2&query=3&key=1")
-    wait_for_charts(page, 3)
+    wait_for_charts(page, 2)
     assert_shown(page, server, "anatomy")
     assert_view_kept(page, "toy-gpt", text, layer="1", head="2", query="3", key="1")
-    assert checked(page, "Layer") == "1" and checked(page, "Head") == "2"     # the page's own pickers
+    assert checked(page, "Layer") == "1"                  # the page's own picker, and its canvas:
+    expect(canvas(page)).to_have_attribute("data-head", "2", timeout=60_000)
+    derivation = page.locator("[data-testid=cell-derivation]")
+    assert (derivation.get_attribute("data-row"), derivation.get_attribute("data-col")) == ("3", "1")
     context.close()
     assert errors == []

@@ -194,7 +194,7 @@ def test_a_layer_change_keeps_what_was_chosen_in_the_browser(server, browser):
     tab.click_button("heads", "3")
     tab.click_button("stages", "scaled")
     tab.click_cell(2, 5)
-    paints = tab.paints()
+    paints, sent = tab.paints(), tab.sent
     tab.page.locator("[data-testid=stMain] [data-testid=stRadio]").filter(
         has=tab.page.get_by_text("Layer", exact=True)).get_by_text("0", exact=True).click()
     expect(tab.canvas).to_have_attribute("data-layer", "0", timeout=60_000)
@@ -203,16 +203,42 @@ def test_a_layer_change_keeps_what_was_chosen_in_the_browser(server, browser):
     assert (tab.attr("head"), tab.attr("stage")) == ("3", "scaled")
     assert (tab.derivation()["row"], tab.derivation()["col"]) == ("2", "5")
     assert tab.query().get("layer", "0") == "0" and tab.query()["head"] == "3" and tab.query()["stage"] == "scaled"
-    # the server hears of the choice after a pause (one rerun); then other pages keep it too:
-    # Head anatomy takes the same head and cell apart
-    sent = tab.sent
+    # the server hears of the choice after a pause (one rerun besides the layer's); then other
+    # pages keep it too: Head anatomy takes the same head and cell apart
     tab.page.wait_for_timeout(2500)
-    assert tab.sent == sent + 1, "one message tells the server the choice after the pause"
+    assert tab.sent == sent + 2, "the layer's rerun and one message telling the choice after the pause"
     wait_until_idle(tab.page)
     tab.page.locator("[data-testid=stSidebarNav] a").filter(has_text="Head anatomy").click()
     tab.page.wait_for_function("location.pathname.endsWith('/anatomy')", timeout=60_000)
     wait_until_idle(tab.page)
     assert tab.query()["head"] == "3" and (tab.query()["query"], tab.query()["key"]) == ("2", "5")
+    expect(tab.canvas).to_have_attribute("data-head", "3")
+    assert (tab.attr("layer"), tab.derivation()["row"], tab.derivation()["col"]) == ("0", "2", "5")
+    tab.close()
+
+
+def test_head_anatomy_takes_apart_the_cell_clicked_in_its_canvas(server, browser, record_of):
+    """Head anatomy's cell is its canvas's: a click derives the cell at once, beside the matrix;
+    the formulas, Q/K/V and head view below follow after one rerun; the arrow keys move on."""
+    tab = Tab(browser, f"{server}/anatomy?model={MODEL}")
+    record = record_of(MODEL, TEXT, "cross", 2)
+    formulas = tab.page.locator("[data-testid=stMain] [data-testid=stMarkdown]").filter(has_text="How one weight")
+    assert tab.page.locator(f"{CANVAS} .aec-heads button[data-head='mean']").count() == 0   # one head only
+    tab.click_button("heads", "2")
+    tab.click_cell(3, 7)
+    shown = tab.derivation()
+    assert float(shown["weight"]) == pytest.approx(record.weights[2, 3, 7], abs=1e-5)
+    expect(formulas).to_contain_text("query 3 → key 7", timeout=30_000)       # below, after the sync
+    wait_until_idle(tab.page)
+    assert (tab.query()["head"], tab.query()["query"], tab.query()["key"]) == ("2", "3", "7")
+    latex = tab.page.locator("[data-testid=stMain] .katex").first.inner_text()
+    assert "3,7" in latex.replace(" ", "").replace("\n", "")
+    tab.canvas.focus()
+    tab.page.keyboard.press("ArrowDown")
+    tab.page.keyboard.press("ArrowRight")
+    expect(tab.page.locator(DERIVATION)).to_have_attribute("data-row", "4")
+    expect(formulas).to_contain_text("query 4 → key 8", timeout=30_000)
+    assert float(tab.derivation()["weight"]) == pytest.approx(record.weights[2, 4, 8], abs=1e-5)
     tab.close()
 
 
@@ -243,4 +269,27 @@ def test_png_export_is_made_in_the_browser(server, browser, tmp_path):
     assert image.width > 300 and image.height > 200
     assert len(set(image.convert("RGB").getdata())) > 20      # the matrix's colours, not a blank page
     assert tab.sent == sent
+    tab.close()
+
+
+def test_intervene_compares_before_and_after_in_the_browser(server, browser, record_of):
+    """Intervene's canvas: α before, α after and after − before switch with no rerun; a clicked
+    cell shows both weights and their difference, the model's own numbers."""
+    off = model.Intervention(heads_off=frozenset({("encoder", 0, 0), ("encoder", 0, 1)}))
+    tab = Tab(browser, f"{server}/intervene?model={MODEL}&heads_off=encoder.0.0,encoder.0.1&kind=cross&layer=2")
+    assert (tab.attr("kind"), tab.attr("layer"), tab.attr("stage")) == ("cross", "2", "change")
+    network = model.load(MODEL, device="cpu")
+    before, after = network.trace(TEXT).get("cross", 2), network.trace(TEXT, intervention=off).get("cross", 2)
+    sent = tab.sent
+    tab.click_button("heads", "1")
+    tab.click_cell(3, 14)
+    shown = tab.page.locator(DERIVATION)
+    assert float(shown.get_attribute("data-change")) == pytest.approx(
+        after.weights[1, 3, 14] - before.weights[1, 3, 14], abs=1e-5)
+    for stage, record in (("before", before), ("weights", after)):
+        tab.click_button("stages", stage)
+        assert float(tab.derivation()["weight"]) == pytest.approx(record.weights[1, 3, 14], abs=1e-5)
+        assert float(tab.derivation()["score"]) == pytest.approx(record.scores[1, 3, 14], rel=1e-5, abs=1e-4)
+    assert "stage" not in tab.query()            # a comparison's view is not a stage of the link
+    assert tab.sent == sent, "switching the comparison's views sent a message to the server (a rerun)"
     tab.close()

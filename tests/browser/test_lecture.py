@@ -177,7 +177,8 @@ PLOT = "[data-testid=stMain] .js-plotly-plot"
 
 
 @pytest.mark.parametrize("name,link,picture", [
-    ("anatomy", "/anatomy?model=toy-gpt", PLOT),
+    # Head anatomy's picture is its attention canvas (the host of the component's shadow root)
+    ("anatomy", "/anatomy?model=toy-gpt", "[data-testid=stMain] [data-testid^=stBidiComponent]"),
     ("aggregates", "/aggregates?model=minilm", PLOT),
     # Intervene's result is the output before and after, side by side above its charts
     ("intervene", "/intervene?model=toy-bert&heads_off=encoder.0.0",

@@ -14,10 +14,10 @@ import pytest
 
 import viz
 from analysis import rollout
-from tests.apptest import assert_clean, chart, charts, start
+from tests.apptest import assert_clean, canvas, canvases, charts, start
 from tests.invariants import hand_record
 from viz import aggregate_figures as agg
-from viz import anatomy, generation as gen, intervene
+from viz import generation as gen, intervene
 from viz.export import export_figure
 from viz.figure import for_projector
 from viz.labels import plain_text, text_pixels
@@ -208,8 +208,6 @@ def test_a_chinese_paragraph_in_minilm_gets_labels_that_do_not_overlap():
     mean = spec(agg.mean_heads_figure(records(6, tokens)))["layout"]
     panel_width = PLOT_WIDTH * (mean["xaxis"]["domain"][1] - mean["xaxis"]["domain"][0])
     assert_labels_apart(mean["xaxis4"], panel_width / n, "x", "mean x")
-    pipeline = spec(anatomy.pipeline_figure(record, 0))["layout"]
-    assert_labels_apart(pipeline["xaxis"], 250 / n, "x", "pipeline x")
 
 
 # ---- 4. an exported image holds its row labels -------------------------------------------------------
@@ -235,14 +233,6 @@ def test_largest_change_names_the_call_that_changed_most():
     assert intervene.largest_change(pairs, grid) == (("encoder", 1), pytest.approx(0.7))
 
 
-def test_an_unchanged_layer_is_said_in_words_not_drawn_on_a_microscopic_scale():
-    record = hand_record(n_heads=4, query_tokens=list("abcd"))
-    for t in (EN, ZH):
-        layout = spec(in_(t, intervene.weight_change_figure, record, record))["layout"]
-        assert layout["coloraxis"]["cmax"] >= 0.01 and layout["coloraxis"]["cmin"] <= -0.01
-        assert layout["title"]["subtitle"]["text"] == t("fig.int.detail.unchanged")
-
-
 def expected_opening(text, heads):
     """((kind, layer), change) where switching `heads` off changes toy-seq2seq's attention most."""
     import model
@@ -254,8 +244,8 @@ def expected_opening(text, heads):
 
 
 def assert_detail_shows(at, kind, layer):
-    detail = chart(at, "intervene.detail")
-    assert detail["layout"]["title"]["text"].endswith(f"layer {layer} · α after − α before")
+    header, _ = canvas(at, "intervene.canvas")
+    assert (header["kind"], header["layer"], header["stage"]) == (kind, layer, "change")
     assert at.radio(key="w.layer").value == layer and at.radio(key="w.kind").value == kind
 
 
@@ -287,19 +277,8 @@ def test_intervene_says_so_when_nothing_changed():
     last = network.n_layers - 1                  # nothing reads the last layer's heads but the output
     at = start(page="intervene", model="toy-bert", lang="zh", heads_off=f"encoder.{last}.0")
     assert_clean(at)
-    assert "intervene.summary" in charts(at) and "intervene.detail" not in charts(at)
+    assert "intervene.summary" in charts(at) and not canvases(at)
     assert any("没有改变任何注意力权重" in info.value for info in at.info)
-
-
-# ---- 6. Head anatomy: no mask is said, not painted ---------------------------------------------------
-
-@pytest.mark.parametrize("t", [EN, ZH], ids=["en", "zh"])
-def test_an_unmasked_encoders_mask_panel_says_every_position_sees_every_other(t):
-    layout = spec(in_(t, anatomy.pipeline_figure, hand_record(n_heads=2, query_tokens=list("abcd")), 0))["layout"]
-    notes = [a for a in layout["annotations"] if a["text"] == t("fig.anatomy.no_mask")]
-    assert len(notes) == 1 and notes[0]["xref"] == "x3 domain"              # in the mask panel
-    causal = spec(in_(t, anatomy.pipeline_figure, hand_record(n_heads=2, query_tokens=list("abcd"), causal=True), 0))
-    assert not [a for a in causal["layout"]["annotations"] if a["text"] == t("fig.anatomy.no_mask")]
 
 
 # ---- 7. aggregates' key labels clear the next row; one head fits the screen -------------------------

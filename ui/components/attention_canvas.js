@@ -13,7 +13,9 @@
 const VISIBLE = { " ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍" };
 const UNKNOWN = 1, SPECIAL = 2, GENERATED = 4, PADDING = 8;
 const MASK_RGB = [150, 150, 150], STRIPE_RGB = [205, 205, 205];
-const SIGNED = new Set(["scores", "scaled", "biased", "masked"]);
+const SIGNED = new Set(["scores", "scaled", "biased", "masked", "change"]);
+// Stages pooled by their largest value (a weight, the mask); the signed ones by their mean.
+const POOL_MAX = new Set(["weights", "mask", "before"]);
 const MAX_CELL_PX = 36;          // a short matrix's cells stop growing here
 const MIN_ZOOM_CELLS = 4;        // zooming in stops at this many cells across
 
@@ -45,9 +47,11 @@ function readPayload(bytes) {
 
 // Per head, computed when first shown: scores [rows*cols] (float64 sums stored as float32, as
 // the model's float32 matmul), and weights. Everything else is one multiply-add away.
+// Comparing two runs (Intervene), `before` holds the first run's numbers and three more stages
+// exist: "before" (its weights), "weights" (the second run's) and "change" (after − before).
 class Numbers {
-  constructor(header, arrays) {
-    this.h = header; this.a = arrays;
+  constructor(header, arrays, before) {
+    this.h = header; this.a = arrays; this.before = before || null;
     this.R = header.rows; this.C = header.cols; this.D = header.d_head; this.H = header.heads;
     this.scoreCache = new Map(); this.weightCache = new Map(); this.meanCache = new Map();
   }
@@ -95,24 +99,11 @@ class Numbers {
     this.weightCache.set(head, out);
     return out;
   }
-  // The value of one head's stage at a cell (NaN where masked, for every stage but "scores" and
-  // "scaled", which exist for every pair: QKᵀ is computed everywhere, the mask comes later).
-  value(head, stage, i, j) {
-    if (head === "mean") return this.mean(stage)[i * this.C + j];
-    const ok = this.allowed(i, j);
-    switch (stage) {
-      case "scores": return this.scores(head)[i * this.C + j];
-      case "scaled": return this.scores(head)[i * this.C + j] * this.h.scale;
-      case "biased": return this.logit(head, i, j);
-      case "mask": return ok ? 1 : NaN;
-      case "masked": return ok ? this.logit(head, i, j) : NaN;
-      case "weights": return ok ? this.weights(head)[i * this.C + j] : NaN;
-    }
-    return NaN;
-  }
   // The whole [rows*cols] matrix of one stage for a head or the mean of heads.
   matrix(head, stage) {
     if (head === "mean") return this.mean(stage);
+    if (stage === "before") return this.before.matrix(head, "weights");
+    if (stage === "change") return this.change(head);
     const { R, C } = this, out = new Float32Array(R * C);
     if (stage === "weights") {
       const w = this.weights(head);
@@ -131,16 +122,22 @@ class Numbers {
     }
     return out;
   }
+  change(head) {   // α after − α before; NaN where neither run lets the query see the key
+    const a = this.weights(head), b = this.before.weights(head), n = this.R * this.C, out = new Float32Array(n);
+    for (let x = 0; x < n; x++) out[x] = this.a.allowed[x] || this.before.a.allowed[x] ? a[x] - b[x] : NaN;
+    return out;
+  }
   mean(stage) {   // the mean over heads, masked cells left masked (as viz.stages.head_matrix)
     let out = this.meanCache.get(stage);
     if (out) return out;
     const n = this.R * this.C;
     out = new Float32Array(n);
+    const seen = new Uint8Array(n);    // a cell masked in every head stays masked
     for (let h = 0; h < this.H; h++) {
       const m = this.matrix(h, stage);
-      for (let x = 0; x < n; x++) out[x] += (Number.isNaN(m[x]) ? 0 : m[x]) / this.H;
+      for (let x = 0; x < n; x++) if (!Number.isNaN(m[x])) { out[x] += m[x] / this.H; seen[x] = 1; }
     }
-    for (let x = 0; x < n; x++) if (!this.a.allowed[x] && stage !== "scores" && stage !== "scaled") out[x] = NaN;
+    for (let x = 0; x < n; x++) if (!seen[x]) out[x] = NaN;
     this.meanCache.set(stage, out);
     return out;
   }
@@ -202,12 +199,11 @@ function bindOnce(root) {
 
   // -- Telling the server. A choice made here is painted at once and written into the address
   //    bar (a copied link reopens it). Python hears of it as the canvas's "choice" state, sent
-  //    once the person has paused for SYNC_MS after the last choice: every setStateValue is a
+  //    once the person has paused for the payload's sync_ms after the last choice (ui/canvas.py): every setStateValue is a
   //    full rerun, which a head, a stage or a cell must not cost while someone looks around.
   //    (Sending it on the next click elsewhere raced that click's own rerun: a click on the page
   //    list was lost.) The server also takes a pending choice at the start of any run
   //    (ui/canvas.take_choices).
-  const SYNC_MS = 2000;
   function changed() {
     ui.dirty = true;
     writeUrl();
@@ -216,11 +212,12 @@ function bindOnce(root) {
       if (!ui.dirty || !root.isConnected || !ui.setState) return;
       ui.dirty = false;
       ui.setState("choice", choice());
-    }, SYNC_MS);
+    }, ui.h && ui.h.sync_ms !== undefined ? ui.h.sync_ms : 2000);
   }
   function choice() {
     const open = ui.open && ui.cell;
-    return { head: ui.head, stage: ui.stage, query: open ? ui.cell[0] : null, key: open ? ui.cell[1] : null };
+    const stage = ui.h.stage_in_view === false ? null : ui.stage;    // a comparison's view is its own
+    return { head: ui.head, stage, query: open ? ui.cell[0] : null, key: open ? ui.cell[1] : null };
   }
 
   function writeUrl() {
@@ -230,7 +227,7 @@ function bindOnce(root) {
     const url = new URL(window.location.href);
     const put = (name, value, fallback) => (value === fallback ? url.searchParams.delete(name) : url.searchParams.set(name, value));
     put("head", String(ui.head), "0");
-    put("stage", ui.stage, "weights");
+    if (ui.h.stage_in_view !== false) put("stage", ui.stage, "weights");
     if (ui.open && ui.cell && (ui.cell[0] !== 0 || ui.cell[1] !== 0)) {
       url.searchParams.set("query", String(ui.cell[0]));
       url.searchParams.set("key", String(ui.cell[1]));
@@ -284,10 +281,16 @@ function bindOnce(root) {
   function range(stage, m) {
     if (stage === "mask") return [0, 1];
     let lo = Infinity, hi = -Infinity;
-    for (let x = 0; x < m.length; x++) { const v = m[x]; if (v === v && Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } }
-    if (lo === Infinity) return [0, 1];
-    if (stage === "weights") return [0, hi > 0 ? hi : 1];   // sequential from 0 to the max
-    const a = Math.max(Math.abs(lo), Math.abs(hi)) || 1;      // diverging, white at 0
+    const scan = (values) => {
+      for (let x = 0; x < values.length; x++) { const v = values[x]; if (v === v && Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } }
+    };
+    scan(m);
+    // before and after on one scale, so that the same colour is the same weight in both
+    if (ui.n.before && (stage === "before" || stage === "weights")) scan(ui.n.matrix(ui.head, stage === "before" ? "weights" : "before"));
+    if (lo === Infinity) lo = hi = 0;
+    const least = (ui.h.min_range && ui.h.min_range[stage]) || 0;   // float noise is not painted as a change
+    if (!SIGNED.has(stage)) return [0, Math.max(hi, least) > 0 ? Math.max(hi, least) : 1];   // sequential from 0
+    const a = Math.max(Math.abs(lo), Math.abs(hi), least) || 1;      // diverging, white at 0
     return [-a, a];
   }
   function colourOf(v, lo, hi, lut) {
@@ -305,7 +308,7 @@ function bindOnce(root) {
     const W = ui.W, H = ui.Hpx, v = ui.view;
     const cw = (v.x1 - v.x0) / W, ch = (v.y1 - v.y0) / H;   // cells per pixel
     const pooled = cw > 1 || ch > 1;
-    const useMax = stage === "weights" || stage === "mask";
+    const useMax = POOL_MAX.has(stage);
     const image = matrixCanvas.getContext("2d").createImageData(W, H);
     const px = image.data;
     const colStart = new Int32Array(W + 1);
@@ -397,7 +400,10 @@ function bindOnce(root) {
     notes.replaceChildren();
     const add = (text) => notes.appendChild(el("div", "", text));
     if (ui.stage === "biased" && !ui.n.a.bias) add(t("note.no_bias"));
+    if (ui.n.before) add(t(ui.stage === "change" ? "note.change" : "note.same_scale"));
+    if (ui.n.before && ui.head !== "mean" && (h.heads_off || []).includes(ui.head)) add(t("note.head_off"));
     if (ui.n.a.allowed.some((a) => a === 0)) add(t("note.hatched"));
+    else if (ui.stage === "mask") add(t("note.no_mask"));   // one flat colour would read as a value
     // what the labels' marks mean, for the marks this input has
     const marks = [...ui.n.a.query_flags, ...ui.n.a.key_flags].reduce((a, f) => a | f, 0);
     for (const [bit, name] of [[UNKNOWN, "unknown"], [SPECIAL, "special"], [GENERATED, "generated"], [PADDING, "padding"]]) {
@@ -476,8 +482,10 @@ function bindOnce(root) {
       delete deriv.dataset.row; delete deriv.dataset.col;
       return;
     }
-    const [i, j] = ui.cell, h = ui.h, n = ui.n, R = n.R, C = n.C, D = n.D;
+    // Comparing two runs: the "before" view derives the first run's cell, the others the second's.
+    const [i, j] = ui.cell, h = ui.h, n = ui.stage === "before" ? ui.n.before : ui.n, R = n.R, C = n.C, D = n.D;
     deriv.hidden = false;
+    delete deriv.dataset.score; delete deriv.dataset.logit; delete deriv.dataset.change;
     deriv.dataset.row = String(i); deriv.dataset.col = String(j);
     const close = el("button", "close", "×");
     close.title = t("close");
@@ -493,6 +501,17 @@ function bindOnce(root) {
       return d;
     };
     const heads = ui.head === "mean" ? [...Array(n.H).keys()] : [ui.head];
+    const change = ui.stage === "change";
+    if (change) {     // the two runs' weights of this cell, and their difference
+      const [before, after] = [ui.n.before, ui.n].map((run) => heads.map((hd) => (run.allowed(i, j) ? run.weights(hd)[i * C + j] : 0)));
+      const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+      const [b, a] = [mean(before), mean(after)];
+      line(`${t("d.before")}: α = ${fmt(b)}`, "before", b);
+      line(`${t("d.after")}: α = ${fmt(a)}`, "after", a);
+      line(`${t("d.change")}: Δα = ${fmt(a - b)}`, "change", a - b);
+      deriv.dataset.change = String(a - b);
+      if (ui.head !== "mean" && (h.heads_off || []).includes(ui.head)) line(t("note.head_off"));
+    }
     if (ui.head === "mean") {
       const weights = heads.map((hd) => (n.allowed(i, j) ? n.weights(hd)[i * C + j] : 0));
       const mean = weights.reduce((a, b) => a + b, 0) / n.H;
@@ -512,12 +531,14 @@ function bindOnce(root) {
     const w = n.weights(hd);
     const alpha = ok ? w[i * C + j] : 0;
     deriv.dataset.score = String(score); deriv.dataset.logit = String(ok ? logit : -Infinity); deriv.dataset.weight = String(alpha);
-    // q_i, k_j, their product, v_j and z_i, one row per dimension
+    // q_i, k_j, their product, v_j and z_i, one row per dimension (v and z where v was sent:
+    // a compared first run sends q and k only, to stay within the byte budget)
     const table = el("table"), head = el("tr");
-    for (const c of ["d", `q${i}`, `k${j}`, `q${i}⊙k${j}`, `v${j}`, `z${i}`]) head.appendChild(el("th", "", c));
+    const names = ["d", `q${i}`, `k${j}`, `q${i}⊙k${j}`, ...(va ? [`v${j}`, `z${i}`] : [])];
+    for (const c of names) head.appendChild(el("th", "", c));
     table.appendChild(head);
     const z = new Float64Array(D);
-    for (let jj = 0; jj < C; jj++) {
+    for (let jj = 0; va && jj < C; jj++) {
       const a = ok || n.allowed(i, jj) ? w[i * C + jj] : 0;
       if (a === 0) continue;
       const vb = (hd * C + jj) * D;
@@ -525,7 +546,9 @@ function bindOnce(root) {
     }
     for (let d = 0; d < D; d++) {
       const r = el("tr");
-      for (const value of [d, qa[qb + d], ka[kb + d], qa[qb + d] * ka[kb + d], va[kb + d], z[d]]) r.appendChild(el("td", "", typeof value === "number" && d !== value ? fmt(value) : String(value)));
+      r.appendChild(el("td", "", String(d)));
+      const values = [qa[qb + d], ka[kb + d], qa[qb + d] * ka[kb + d], ...(va ? [va[kb + d], z[d]] : [])];
+      for (const value of values) r.appendChild(el("td", "", fmt(value)));
       table.appendChild(r);
     }
     const vectors = el("div", "vectors");
@@ -553,7 +576,7 @@ function bindOnce(root) {
       deriv.appendChild(r);
     }
     if (order.length > top.length) deriv.appendChild(el("div", "", t("d.more", { n: order.length - top.length })));
-    deriv.appendChild(el("div", "", t("d.z", { i })));
+    if (va) deriv.appendChild(el("div", "", t("d.z", { i })));
   }
 
   // -- choosing -----------------------------------------------------------------------------------
@@ -563,7 +586,7 @@ function bindOnce(root) {
     drawOverlay(); derivation(); titleAndNotes(); changed();
   }
   function setHead(head) { ui.head = head; paint(); derivation(); changed(); }
-  function setStage(stage) { ui.stage = stage; paint(); changed(); }
+  function setStage(stage) { ui.stage = stage; paint(); derivation(); changed(); }   // a comparison derives per view
 
   function buttons() {
     const h = ui.h;
@@ -575,8 +598,9 @@ function bindOnce(root) {
       b.onclick = onclick;
       box.appendChild(b);
     };
-    for (let hd = 0; hd < h.heads; hd++) add(heads, String(hd), "head", hd, () => setHead(hd));
-    add(heads, t("head.mean"), "head", "mean", () => setHead("mean"));
+    const off = new Set(h.heads_off || []);   // Intervene: heads switched off in the second run
+    for (let hd = 0; hd < h.heads; hd++) add(heads, off.has(hd) ? t("head.off", { head: hd }) : String(hd), "head", hd, () => setHead(hd));
+    if (h.mean !== false) add(heads, t("head.mean"), "head", "mean", () => setHead("mean"));
     const stages = q(".aec-stages");
     stages.replaceChildren(el("span", "aec-label", t("stage")));
     for (const s of h.stages) add(stages, t(`stage.${s}`), "stage", s, () => setStage(s));
@@ -694,11 +718,14 @@ function bindOnce(root) {
   ui.load = ({ header, arrays }) => {
     const same = ui.h && ui.h.rows === header.rows && ui.h.cols === header.cols;
     const last = ui.sent, cellKey = JSON.stringify(header.cell);
-    ui.h = header; ui.n = new Numbers(header, arrays);
+    const before = arrays.before_q && new Numbers(header, {
+      q: arrays.before_q, k: arrays.before_k, bias: arrays.before_bias, allowed: arrays.before_allowed,
+      query_flags: arrays.query_flags, key_flags: arrays.key_flags });
+    ui.h = header; ui.n = new Numbers(header, arrays, before);
     if (!last || last.head !== header.head) ui.head = header.head;
-    if (ui.head !== "mean" && !(ui.head < header.heads)) ui.head = 0;
+    if (ui.head === "mean" ? header.mean === false : !(ui.head < header.heads)) ui.head = 0;
     if (!last || last.stage !== header.stage) ui.stage = header.stage;
-    if (!header.stages.includes(ui.stage)) ui.stage = "weights";
+    if (!header.stages.includes(ui.stage)) ui.stage = header.stage;
     if (!last || last.cell !== cellKey) { ui.cell = header.cell; ui.open = !!header.cell; }
     if (ui.cell && !(ui.cell[0] < header.rows && ui.cell[1] < header.cols)) { ui.cell = null; ui.open = false; }
     ui.sel = ui.cell;

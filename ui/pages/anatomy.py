@@ -1,30 +1,29 @@
-"""Head anatomy: one head taken apart, from QKᵀ to z_i, and BertViz's head view."""
+"""Head anatomy: one head taken apart, from QKᵀ to z_i (on the attention canvas), Q, K and V,
+and BertViz's head view."""
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
 from viz import anatomy
-from viz.labels import VISIBLE
-from ..context import PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
+from ..canvas import FOLLOW_SYNC_MS, attention_canvas
+from ..context import PageContext, bound, set_view, shown_errors, sync_url, view
 from ..i18n import register
 
 register("en", {
-    "anatomy.controls": "Choose a head and one cell of its matrix (a query token and a key token).",
-    "anatomy.query": "Query token i (row)",
-    "anatomy.key": "Key token j (column)",
+    "anatomy.controls": "Choose a head above the matrix and click a cell (a query token and a key token): it is taken apart beside the matrix, and below.",
     "anatomy.pipeline.title": "1 · The pipeline: softmax(QKᵀ × scale + bias, masked)",
-    "anatomy.pipeline.caption": ("Rows are queries, columns are keys, in the same order in every panel. "
-                                 "The model multiplies the raw scores by scale = {scale:.4g}. Scores use a "
-                                 "diverging scale (white = 0), each panel its own range (see its colour bar): "
-                                 "scaling changes the numbers, not the pattern. Weights use a fixed 0..1 scale; "
-                                 "hatched cells are masked. QKᵀ is computed for every pair; the mask removes the hatched "
-                                 "cells only just before the softmax. The outlined cell is the one taken apart below."),
-    "anatomy.bias": "This model adds a position bias to the scaled scores (the + bias panel).",
+    "anatomy.pipeline.caption": ("Rows are queries, columns are keys. The stage buttons walk the pipeline: raw "
+                                 "scores, × scale = {scale:.4g}, + bias, the mask, the masked logits, the weights. "
+                                 "Scores use a diverging scale (white = 0), weights a sequential one from 0; hatched "
+                                 "cells are masked. QKᵀ is computed for every pair; the mask removes the hatched "
+                                 "cells only just before the softmax."),
+    "anatomy.bias": "This model adds a position bias to the scaled scores (the + bias stage).",
     "anatomy.no_bias": "This model adds no position bias, so there is no + bias step: the scaled scores go straight to the mask.",
-    "anatomy.neuron.title": "2 · The neuron view: how one weight α_ij is made",
+    "anatomy.neuron.title": "2 · How one weight α_ij is made: query {i} → key {j}",
     "anatomy.neuron.caption": ("q_i and k_j are this head's query and key vectors (d_head = {d_head} components); "
-                               "their elementwise product summed is the score. The bars below show every component."),
+                               "their elementwise product summed is the score. Beside the matrix, every component."),
+    "anatomy.neuron.pick": "Click a cell of the matrix to take its weight apart here.",
     "anatomy.check.ok": "Check: Σ q ⊙ k equals the model's recorded score (difference {diff:.1e}); Σ_j α_ij v_j equals its z_i (difference {zdiff:.1e}).",
     "anatomy.check.bad": "Σ q ⊙ k differs from the model's recorded score by {diff:.3g}: the record is inconsistent.",
     "anatomy.masked": "This cell is masked: the query may not attend to this key, so α_ij = 0 whatever the score.",
@@ -40,18 +39,16 @@ register("en", {
     "anatomy.mean_note": "This page takes one head apart: showing head 0 instead of the mean over heads.",
 })
 register("zh", {
-    "anatomy.controls": "选择一个头，以及它矩阵中的一个单元格（一个查询词元和一个键词元）。",
-    "anatomy.query": "查询词元 i（行）",
-    "anatomy.key": "键词元 j（列）",
+    "anatomy.controls": "在矩阵上方选择一个头，再点击一个单元格（一个查询词元和一个键词元）：它会在矩阵旁边和下方被逐步拆解。",
     "anatomy.pipeline.title": "1 · 计算流程：softmax(QKᵀ × 缩放因子 + 偏置，掩码)",
-    "anatomy.pipeline.caption": ("行是查询，列是键，每个面板的顺序相同。模型将原始分数乘以缩放因子 {scale:.4g}。"
-                                 "分数使用发散色标（白色 = 0），每个面板有各自的范围（见其色条）：缩放改变数值，不改变模式。"
-                                 "权重使用固定的 0..1 色标；带斜线的单元格被掩码。QKᵀ 对每一对都会计算；掩码只在 softmax 之前才去掉带斜线的单元格。"
-                                 "描边的单元格在下方逐步拆解。"),
-    "anatomy.bias": "此模型在缩放后的分数上加了位置偏置（“+ 偏置”面板）。",
+    "anatomy.pipeline.caption": ("行是查询，列是键。阶段按钮依次走过计算流程：原始分数、× 缩放因子 {scale:.4g}、+ 偏置、掩码、"
+                                 "掩码后的 logit、权重。分数使用发散色标（白色 = 0），权重使用从 0 开始的顺序色标；带斜线的单元格被掩码。"
+                                 "QKᵀ 对每一对都会计算；掩码只在 softmax 之前才去掉带斜线的单元格。"),
+    "anatomy.bias": "此模型在缩放后的分数上加了位置偏置（“+ 偏置”阶段）。",
     "anatomy.no_bias": "此模型没有位置偏置，因此没有“+ 偏置”这一步：缩放后的分数直接进入掩码。",
-    "anatomy.neuron.title": "2 · 神经元视图：一个权重 α_ij 是如何得到的",
-    "anatomy.neuron.caption": "q_i 和 k_j 是此头的查询向量和键向量（d_head = {d_head} 个分量）；二者逐元素相乘再求和即为分数。下方条形图显示每个分量。",
+    "anatomy.neuron.title": "2 · 一个权重 α_ij 是如何得到的：查询 {i} → 键 {j}",
+    "anatomy.neuron.caption": "q_i 和 k_j 是此头的查询向量和键向量（d_head = {d_head} 个分量）；二者逐元素相乘再求和即为分数。矩阵旁边列出每个分量。",
+    "anatomy.neuron.pick": "点击矩阵中的一个单元格，在这里拆解它的权重。",
     "anatomy.check.ok": "核对：Σ q ⊙ k 等于模型记录的分数（差 {diff:.1e}）；Σ_j α_ij v_j 等于其 z_i（差 {zdiff:.1e}）。",
     "anatomy.check.bad": "Σ q ⊙ k 与模型记录的分数相差 {diff:.3g}：记录不一致。",
     "anatomy.masked": "此单元格被掩码：该查询不能关注这个键，因此无论分数多少，α_ij = 0。",
@@ -65,75 +62,60 @@ register("zh", {
 })
 
 
-def token_option(tokens: list[str]):
-    """Selectbox labels "index: token" (plain text; a space or newline shown as ␣ or ↵)."""
-    return lambda i: f"{i}: {VISIBLE.get(tokens[i], tokens[i])}"
-
-
-def _keep_in_range(field: str, options: range) -> None:
-    """Reset a bound choice (and its widget) that this kind, layer or text no longer has."""
-    if getattr(view(), field) not in options or st.session_state.get(f"w.{field}", options.start) not in options:
-        set_view(**{field: options.start})
-        forget_widget(field)
-
-
-def head_controls(ctx: PageContext, records: list) -> tuple:
-    """(record, head, query, key): layer, head and the chosen cell, all in the URL."""
-    t = ctx.t
-    if view().head == "mean" or st.session_state.get("w.head", 0) == "mean":
-        st.caption(t("anatomy.mean_note"))
-    _keep_in_range("head", range(records[0].n_heads))
-    if not ctx.lecture:        # in a hall the lecturer says it; the pictures come first
-        st.caption(t("anatomy.controls"))
-    c_layer, c_head, c_query, c_key = st.columns([2, 3, 2, 2])
-    layer = bound(c_layer.radio, "layer", t("control.layer"), options=[r.layer for r in records], horizontal=True)
-    record = next(r for r in records if r.layer == layer)
-    head = bound(c_head.radio, "head", t("control.head"), options=list(range(record.n_heads)), horizontal=True)
-    n_q, n_k = record.allowed.shape
-    _keep_in_range("query", range(n_q))
-    _keep_in_range("key", range(n_k))
-    query = bound(c_query.selectbox, "query", t("anatomy.query"), options=list(range(n_q)),
-                  format_func=token_option(record.query_tokens))
-    key = bound(c_key.selectbox, "key", t("anatomy.key"), options=list(range(n_k)),
-                format_func=token_option(record.key_tokens))
-    return record, int(head), int(query), int(key)
-
-
-def pipeline_section(ctx: PageContext, record, head: int, query: int, key: int) -> None:
+def pipeline_section(ctx: PageContext, records: list, trace) -> tuple:
+    """(record, head, cell): the layer radio and the attention canvas of that layer. The canvas
+    chooses head, stage and cell in the browser (and derives the cell beside the matrix at once);
+    the sections below follow the choice once the canvas has told Python (ui/canvas.py)."""
     t = ctx.t
     st.markdown(f"**{t('anatomy.pipeline.title')}**")
-    if not ctx.lecture:
-        st.caption(t("anatomy.bias") if record.bias is not None else t("anatomy.no_bias"))
-    ctx.chart(anatomy.pipeline_figure(record, head, query, key, t=t), key="anatomy.pipeline")
+    if not ctx.lecture:        # in a hall the lecturer says it; the pictures come first
+        st.caption(t("anatomy.controls"))
+        st.caption(t("anatomy.bias") if records[0].bias is not None else t("anatomy.no_bias"))
+    if view().head == "mean":
+        st.caption(t("anatomy.mean_note"))
+    layer = bound(st.radio, "layer", t("control.layer"), options=[r.layer for r in records], horizontal=True)
+    record = next(r for r in records if r.layer == layer)
+    n_q, n_k = record.allowed.shape
+    v = view()
+    head = v.head if isinstance(v.head, int) and v.head in range(record.n_heads) else 0
+    if v.head != "mean" and v.head != head:
+        set_view(head=head)               # a head this model lacks (a link made for another)
+    cell = (v.query, v.key) if v.query in range(n_q) and v.key in range(n_k) else None
+    if cell is None and (v.query, v.key) != (None, None):
+        set_view(query=None, key=None)    # a cell this kind, layer or text does not have
+    attention_canvas(ctx, record, trace, key="anatomy.canvas", head=head, cell=cell,
+                     mean=False, sync_ms=FOLLOW_SYNC_MS)
     st.caption(t("anatomy.pipeline.caption", scale=record.scale))
+    return record, head, cell
 
 
-def neuron_section(ctx: PageContext, record, head: int, query: int, key: int) -> None:
+def neuron_section(ctx: PageContext, record, head: int, cell) -> None:
+    """The chosen cell's formulas with its numbers (the canvas shows every component)."""
     t = ctx.t
-    numbers = anatomy.neuron_numbers(record, head, query, key)
-    st.markdown(f"**{t('anatomy.neuron.title')}**")
+    if cell is None:
+        st.markdown(f"**{t('anatomy.neuron.title', i='i', j='j')}**")
+        st.info(t("anatomy.neuron.pick"))
+        return
+    numbers = anatomy.neuron_numbers(record, head, *cell)
+    st.markdown(f"**{t('anatomy.neuron.title', i=cell[0], j=cell[1])}**")
     st.caption(t("anatomy.neuron.caption", d_head=numbers.d_head))
-    left, right = st.columns([1, 1])
-    with left:
-        # Only numbers and fixed symbols go into LaTeX, never a token.
-        for line in anatomy.neuron_formulas(numbers, t=t):
-            st.latex(line)
-        if not numbers.allowed:
-            st.info(t("anatomy.masked"))
-        diff = abs(numbers.score_sum - numbers.score)
-        zdiff = float(np.abs(numbers.context_sum - numbers.context).max()) if numbers.context.size else 0.0
-        if diff <= 1e-3 * max(1.0, abs(numbers.score)):
-            st.caption(t("anatomy.check.ok", diff=diff, zdiff=zdiff))
-        else:
-            st.warning(t("anatomy.check.bad", diff=diff))
-        ctx.chart(anatomy.softmax_row_figure(record, head, query, key, t=t), key="anatomy.row")
-    with right:
-        ctx.chart(anatomy.neuron_figure(record, head, query, key, t=t), key="anatomy.neuron")
+    # Only numbers and fixed symbols go into LaTeX, never a token.
+    for line in anatomy.neuron_formulas(numbers, t=t):
+        st.latex(line)
+    if not numbers.allowed:
+        st.info(t("anatomy.masked"))
+    diff = abs(numbers.score_sum - numbers.score)
+    zdiff = float(np.abs(numbers.context_sum - numbers.context).max()) if numbers.context.size else 0.0
+    if diff <= 1e-3 * max(1.0, abs(numbers.score)):
+        st.caption(t("anatomy.check.ok", diff=diff, zdiff=zdiff))
+    else:
+        st.warning(t("anatomy.check.bad", diff=diff))
 
 
-def qkv_section(ctx: PageContext, record, head: int, query: int, key: int) -> None:
+def qkv_section(ctx: PageContext, record, head: int, cell) -> None:
     st.markdown(f"**{ctx.t('anatomy.qkv.title')}**")
     st.caption(ctx.t("anatomy.qkv.caption"))
+    query, key = cell if cell is not None else (None, None)
     ctx.chart(anatomy.qkv_figure(record, head, query, key, t=ctx.t), key="anatomy.qkv")
 
 
@@ -156,14 +138,13 @@ def head_view_section(ctx: PageContext, record, head: int) -> None:
         ctx.chart(anatomy.head_view_figure(record, sorted(heads), t=t), key="anatomy.headview")
 
 
-@st.fragment
 def head_anatomy(ctx: PageContext, records: list) -> None:
-    """Every per-head view of one kind: reruns alone when the head or cell changes, never the model."""
+    """Every per-head view of one kind. Not a fragment: the canvas tells Python its choices with a
+    rerun of its own (see ui/pages/explore.head_detail for why a fragment lost clicks)."""
     with shown_errors(ctx.t, "drawing the head anatomy"):
-        record, head, query, key = head_controls(ctx, records)
-        pipeline_section(ctx, record, head, query, key)
-        neuron_section(ctx, record, head, query, key)
-        qkv_section(ctx, record, head, query, key)
+        record, head, cell = pipeline_section(ctx, records, ctx.trace)
+        neuron_section(ctx, record, head, cell)
+        qkv_section(ctx, record, head, cell)
         head_view_section(ctx, record, head)
     sync_url()
 

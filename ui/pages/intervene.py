@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 import model
-from viz.intervene import (NO_CHANGE, change_grid, change_summary_figure, largest_change, prediction_rows, visible,
-                           weight_change_figure)
+from viz.intervene import (NO_CHANGE, change_grid, change_summary_figure, largest_change, pair_labels, prediction_rows,
+                           visible)
+from ..canvas import compare_canvas
 from ..context import PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
 from ..i18n import register
 
@@ -164,18 +165,20 @@ def open_where_changed(intervention: model.Intervention, pairs: list, grid) -> N
     forget_widget("layer")
 
 
-@st.fragment
-def change_detail(ctx: PageContext, before, after) -> None:
-    """Kind and layer pickers and the after − before heatmaps: reruns alone, both traces cached."""
+def change_detail(ctx: PageContext, before, after, heads_off) -> None:
+    """Kind and layer pickers (a rerun, both traces cached) and the attention canvas comparing
+    that call's weights before and after: head, view (before, after, after − before) and cell
+    switch in the browser. Not a fragment: see ui/pages/explore.head_detail."""
     t = ctx.t
     with shown_errors(t, "drawing the change of attention"):
         left, right = st.columns([3, 2])
         kind = bound(left.radio, "kind", t("control.kind"), options=before.kinds(), horizontal=True,
                      format_func=lambda k: t(f"kind.{k}"))
         layer = bound(right.radio, "layer", t("control.layer"), options=before.layers(kind), horizontal=True)
-        ctx.chart(weight_change_figure(before.get(kind, layer), after.get(kind, layer),
-                                       title=t("int.detail.figure", kind=t(f"kind.{kind}"), layer=layer), t=t),
-                  key="intervene.detail")
+        first, second = before.get(kind, layer), after.get(kind, layer)
+        labels = (pair_labels(first.query_tokens, second.query_tokens), pair_labels(first.key_tokens, second.key_tokens))
+        compare_canvas(ctx, first, second, after, key="intervene.canvas", labels=labels,
+                       heads_off=[h for k, l, h in heads_off if (k, l) == (kind, layer)])
     sync_url()
 
 
@@ -204,5 +207,5 @@ def render(ctx: PageContext) -> None:
             st.info(t("int.no_change", top=largest))
         else:
             open_where_changed(intervention, pairs, grid)
-            change_detail(ctx, before, after)
+            change_detail(ctx, before, after, sorted(intervention.heads_off))
     sync_url()
