@@ -3,17 +3,14 @@
 # network at run time. (Not built where this was written: no Docker daemon there; see README, Hosting.)
 FROM python:3.11-slim
 
-# chromium: plotly's PNG export (Kaleido) drives it; the fonts: Chinese and emoji labels in those PNGs.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium fonts-noto-cjk fonts-noto-color-emoji \
-    && rm -rf /var/lib/apt/lists/*
+# No system packages: every picture is drawn in the visitor's browser (the attention canvas,
+# plotly.js), so the server renders no image and needs neither a browser nor fonts.
 
 # Hosted mode (ui/hosting.py): built-in and allowlisted models only, bounded input and caches.
 # Offline: nothing a visitor types makes the server reach for the Hugging Face Hub.
 ENV ATTENTION_EXPLORER_HOSTED=1 \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
-    BROWSER_PATH=/usr/bin/chromium \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

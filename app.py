@@ -19,8 +19,8 @@ from model.special import has_special
 from model.tokenizer import MASK
 from viz.labels import VISIBLE
 from ui import canvas, first_views, hosting, lecture, model_guide, share
-from ui.context import (VIEW_KEY, PageContext, bound, forget_widget, keep_widget_values, set_view, shown_errors,
-                        sync_url, view)
+from ui.context import (VIEW_KEY, PageContext, bound, end_of_run, forget_widget, keep_widget_values, set_view,
+                        shown_errors, sync_url, view)
 from ui.i18n import translator
 from ui.pages import navigation_pages
 from ui.registry import DEFAULT as DEFAULT_PAGE
@@ -340,6 +340,7 @@ def main() -> None:
         if ctx is not None:
             current.run()
     sync_url()
+    end_of_run()
 
 
 # `streamlit run` executes this file as __main__; tests may import it for its constants.

@@ -42,7 +42,7 @@ def _elapsed(page) -> float:
     return seconds
 
 
-def _settle(page, charts: int = 1) -> None:
+def _settle(page, charts: int = 0) -> None:
     page.wait_for_function(SETTLED.format(charts=charts), timeout=180_000, polling="raf")
 
 

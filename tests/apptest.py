@@ -100,6 +100,20 @@ def wait_for_charts(page, count: int, timeout_s: float = 120) -> None:
     page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
 
 
+# Pictures painted: plotly charts, and attention canvases (in shadow roots) whose first picture is
+# on screen (their data-paint counter has moved).
+PICTURES = ("document.querySelectorAll('.js-plotly-plot .svg-container').length + [...document.querySelectorAll('*')]"
+            ".filter(e => e.shadowRoot).map(e => e.shadowRoot.querySelector('[data-testid=attention-canvas]'))"
+            ".filter(c => c && c.dataset.paint && c.dataset.paint !== '0').length")
+
+
+def wait_for_pictures(page, count: int, timeout_s: float = 120) -> None:
+    """Browser: until `count` pictures (plotly charts and attention canvases) have painted and
+    Streamlit no longer runs the script."""
+    page.wait_for_function(f"({PICTURES}) >= {count}", timeout=timeout_s * 1000)
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+
+
 def wait_until_idle(page, quiet_s: float = 1.5, timeout_s: float = 90) -> None:
     """Browser: until Streamlit has shown no running script for `quiet_s` in a row. A click's run
     may start a moment after the click and the address bar changes early in a run, so neither
@@ -127,6 +141,11 @@ def canvases(at) -> dict[str, tuple[dict, dict]]:
         key = element.proto.id.split("-", 2)[2] if element.proto.id.count("-") >= 2 else element.proto.id
         found[key] = unpack(element.proto.bytes)
     return found
+
+
+def pictures(at) -> int:
+    """How many pictures the page drew: plotly charts and attention canvases."""
+    return len(at.get("plotly_chart")) + len(canvases(at))
 
 
 def canvas(at, key: str) -> tuple[dict, dict]:
@@ -183,6 +202,16 @@ def _stage_values(header: dict, arrays: dict, stage: str) -> tuple[np.ndarray, n
     else:
         raise ValueError(f"unknown stage {stage!r}")
     return values, allowed
+
+
+def overview_values(header: dict, arrays: dict, stage: str = "weights") -> np.ndarray:
+    """[layer, head, rows, cols] float64: the canvas overview's tiles at "scores" or "weights",
+    decoded from their uint8 codes (viz.canvas.overview_payload_part): value = lo + code / 254 ×
+    (hi − lo), NaN where the code is 255 (masked)."""
+    from viz.canvas import CODES, NO_VALUE
+    codes = arrays[f"ov_{stage}"]
+    lo, hi = header["overview"]["ranges"][stage]
+    return np.where(codes == NO_VALUE, np.nan, lo + codes.astype(np.float64) / CODES * (hi - lo))
 
 
 def assert_canvas_is_record(header: dict, arrays: dict, record) -> None:

@@ -154,3 +154,22 @@ def build(family: str, folder) -> None:
            for key in ("pad", "bos", "eos")}
     _model(family, fast.vocab_size, ids).save_pretrained(folder)   # safetensors
     fast.save_pretrained(folder)
+
+
+LONG_POSITIONS = 2048
+
+
+def build_long(folder, positions: int = LONG_POSITIONS) -> None:
+    """A seeded tiny random GPT-2 that reads `positions` tokens (n_positions 2048: a long-context
+    decoder, 2 layers x 2 heads, d_model 32) and its byte-level tokenizer, saved as a user would
+    find them. For long inputs: the corpus's words are a few tokens each, so a few thousand
+    characters of them fill the context."""
+    tokenizer, names = _gpt2_tokenizer()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, model_max_length=positions, **names)
+    end = fast.convert_tokens_to_ids(names["eos_token"])
+    config = transformers.GPT2Config(vocab_size=fast.vocab_size, n_embd=32, n_layer=2, n_head=2, n_inner=64,
+                                     n_positions=positions, bos_token_id=end, eos_token_id=end,
+                                     initializer_range=0.3)
+    torch.manual_seed(0)
+    transformers.GPT2LMHeadModel(config).eval().save_pretrained(folder)   # safetensors
+    fast.save_pretrained(folder)

@@ -15,7 +15,7 @@ from typing import Optional
 
 import streamlit as st
 
-from viz.canvas import compare_payload, record_payload, trace_flags
+from viz.canvas import compare_payload, matrices_payload, record_payload, trace_flags
 from viz.stages import MATRIX_VIEWS
 
 from .context import forget_widget, set_view, view
@@ -42,12 +42,12 @@ register("en", {
     "canvas.note.no_bias": "This model adds no position bias: this stage equals the scaled scores.",
     "canvas.note.unknown": "Orange italic with “?”: a token outside the model's vocabulary (read as unknown).",
     "canvas.note.special": "Grey: a token the model adds (start, end, padding), not the text's own.",
-    "canvas.note.generated": "Bold: a token the model generated.",
+    "canvas.note.generated": "Bold, under the dashed line: tokens the model generated.",
     "canvas.note.padding": "Struck through: padding (takes part neither as a query nor as a key).",
     "canvas.note.pooled_max": "Long input: each pixel shows the largest value of a block of up to {rows} × {cols} cells; hover for exact values, zoom with the wheel.",
     "canvas.note.pooled_mean": "Long input: each pixel shows the mean of a block of up to {rows} × {cols} cells; hover for exact values, zoom with the wheel.",
     "canvas.note.zoomed": "Zoomed: rows {r0}–{r1}, columns {c0}–{c1}. Drag to move.",
-    "canvas.note.thinned": "Labels: every {rows}th row and {cols}th column (hover any cell for its tokens).",
+    "canvas.note.thinned": "Labels: every {rows_nth} row and {cols_nth} column (hover any cell for its tokens).",
     "canvas.note.keys": "Click a cell to see how its number is made; arrow keys move, Enter opens.",
     "canvas.note.keys_open": "Arrow keys move the cell; Escape closes its derivation.",
     "canvas.d.title": "Cell ({i}, {j}): query “{query}” → key “{key}”",
@@ -63,6 +63,19 @@ register("en", {
     "canvas.d.z": "z_{i} = Σ_j α_{i}j v_j: the last column of the table above.",
     "canvas.d.mean": "Mean of the {heads} heads: each head's weight for this cell.",
     "canvas.d.mean_value": "mean α",
+    "canvas.show": "Show",
+    "canvas.d.matrix_row": "Row {i}, largest values (the chosen key outlined):",
+    "canvas.ov.title.matrices": "{title}: all at a glance (click one to show it below)",
+    # the overview of every layer × head
+    "canvas.ov.title": "{kind}: every layer × head · {stage} (click a head to open it below)",
+    "canvas.ov.note": "One colour scale for every tile, from {lo} to {hi}; hatched: masked.",
+    "canvas.ov.pooled_max": "A long input: each tile cell is the largest of {f}×{f} token pairs.",
+    "canvas.ov.pooled_mean": "A long input: each tile cell is the mean of {f}×{f} token pairs.",
+    "canvas.ov.tip.tile": "layer {layer}, head {head}",
+    "canvas.ov.tip.open": "(≈: the overview's value; click to open the head below, exact)",
+    "canvas.ov.loading": "Layer {layer}: loading …",
+    "canvas.ov.standalone": "Layer {layer} is not in this file (its numbers stayed in the app): open it there.",
+    "canvas.download.html": "⬇ HTML (this canvas as a page that opens offline)",
     # comparing two runs (Intervene)
     "canvas.stage.before": "α before",
     "canvas.stage.after": "α after",
@@ -96,7 +109,7 @@ register("zh", {
     "canvas.note.no_bias": "此模型没有位置偏置：这一阶段等于缩放后的分数。",
     "canvas.note.unknown": "橙色斜体加“?”：模型词表之外的词元（按未知词元读入）。",
     "canvas.note.special": "灰色：模型自己添加的词元（开始、结束、填充），不是文本本身的。",
-    "canvas.note.generated": "粗体：模型生成的词元。",
+    "canvas.note.generated": "粗体、虚线以下：模型生成的词元。",
     "canvas.note.padding": "删除线：填充（既不作为查询，也不作为键参与）。",
     "canvas.note.pooled_max": "长输入：每个像素显示最多 {rows} × {cols} 个单元格中的最大值；悬停可看精确值，滚轮缩放。",
     "canvas.note.pooled_mean": "长输入：每个像素显示最多 {rows} × {cols} 个单元格的平均值；悬停可看精确值，滚轮缩放。",
@@ -117,6 +130,18 @@ register("zh", {
     "canvas.d.z": "z_{i} = Σ_j α_{i}j v_j：即上表的最后一列。",
     "canvas.d.mean": "{heads} 个头的平均：每个头在此单元格的权重。",
     "canvas.d.mean_value": "平均 α",
+    "canvas.show": "显示",
+    "canvas.d.matrix_row": "第 {i} 行中最大的值（所选的键加框）：",
+    "canvas.ov.title.matrices": "{title}：一览（点击一个，在下方显示它）",
+    "canvas.ov.title": "{kind}：所有层 × 头 · {stage}（点击一个头，在下方打开它）",
+    "canvas.ov.note": "所有小图共用一个色标，从 {lo} 到 {hi}；带斜线：已掩码。",
+    "canvas.ov.pooled_max": "输入较长：小图中每个单元格是 {f}×{f} 个词元对中的最大值。",
+    "canvas.ov.pooled_mean": "输入较长：小图中每个单元格是 {f}×{f} 个词元对的平均值。",
+    "canvas.ov.tip.tile": "第 {layer} 层，头 {head}",
+    "canvas.ov.tip.open": "（≈：概览中的近似值；点击可在下方打开这个头，看精确值）",
+    "canvas.ov.loading": "第 {layer} 层：加载中……",
+    "canvas.ov.standalone": "第 {layer} 层不在这个文件里（它的数值留在应用中）：请在应用中打开。",
+    "canvas.download.html": "⬇ HTML（把这个画布存为可离线打开的网页）",
     "canvas.stage.before": "干预前 α",
     "canvas.stage.after": "干预后 α",
     "canvas.stage.change": "干预后 − 干预前",
@@ -161,12 +186,16 @@ def _names() -> list[str]:
 
 def attention_canvas(ctx, record, trace, key: str, head=None, stage: Optional[str] = None,
                      cell: Optional[tuple[int, int]] = None, stages: tuple = MATRIX_VIEWS,
-                     mean: bool = True, sync_ms: int = EXPLORE_SYNC_MS) -> None:
+                     mean: bool = True, sync_ms: int = EXPLORE_SYNC_MS, overview: tuple = (),
+                     cell_in_view: bool = True) -> bytes:
     """Mount the canvas for one record (every head of one kind and layer) of `trace`.
 
     head, stage and cell default to the view's; the browser changes them from there on.
     mean: offer the mean of heads; sync_ms: the pause after which a choice reaches Python (a
-    page whose other parts follow the choice wants it soon: FOLLOW_SYNC_MS)."""
+    page whose other parts follow the choice wants it soon: FOLLOW_SYNC_MS); overview: every
+    layer's record of this kind, drawn above the matrix as small tiles (a click on another
+    layer's tile chooses that layer: a rerun); cell_in_view: False for a cell that belongs to this
+    picture only (Generation's step), kept out of the view and the address bar."""
     v = view()
     head = v.head if head is None else head
     if head == "mean" and not mean:
@@ -179,8 +208,9 @@ def attention_canvas(ctx, record, trace, key: str, head=None, stage: Optional[st
     flags = trace_flags(trace, record.kind, *record.allowed.shape, record.allowed) if trace is not None else None
     payload = record_payload(record, head, stage if stage in stages else "weights", cell, flags,
                              canvas_text(ctx.t, record.kind), lecture=ctx.lecture, show=stages,
-                             mean=mean, sync_ms=sync_ms)
+                             mean=mean, sync_ms=sync_ms, overview=overview, cell_in_view=cell_in_view)
     _mount(key, payload)
+    return payload
 
 
 def compare_canvas(ctx, before, after, trace, key: str, heads_off=(), labels=None) -> None:
@@ -197,11 +227,25 @@ def compare_canvas(ctx, before, after, trace, key: str, heads_off=(), labels=Non
     _mount(key, payload)
 
 
+def matrices_canvas(ctx, matrices, names, tokens, kind: str, key: str, chosen: int, title: str, values,
+                    key_tokens=None) -> bytes:
+    """Mount the canvas on ready-made matrices (viz.canvas.matrices_payload): a button and a tile
+    each, exact values on hover, a clicked cell's row listed; the view's cell opens."""
+    v = view()
+    cell = (v.query, v.key) if v.query is not None and v.key is not None else None
+    payload = matrices_payload(matrices, names, tokens, kind, chosen=chosen, cell=cell,
+                               text=canvas_text(ctx.t, kind), lecture=ctx.lecture, title=title, values=values,
+                               key_tokens=key_tokens)
+    _mount(key, payload)
+    return payload
+
+
 def _mount(key: str, payload: bytes) -> None:
     component("attention_canvas")(key=key, data=payload, on_choice_change=lambda: _take_choice(key))
 
 
-CANVAS_KEYS = ("explore.canvas", "anatomy.canvas", "intervene.canvas")     # every canvas a page mounts, by its key
+CANVAS_KEYS = ("explore.canvas", "anatomy.canvas", "intervene.canvas", "generation.canvas",
+               "generation.step.canvas", "aggregates.canvas")     # every canvas a page mounts, by its key
 _APPLIED = "canvas.applied"          # the last choice taken from each canvas
 
 
@@ -216,7 +260,7 @@ def take_choices() -> None:
 def _take_choice(key: str) -> None:
     """The head, stage and cell chosen in the browser become the view's (the JavaScript sends
     them after a pause); each choice once, so that a
-    later change made elsewhere (Head anatomy's radio) is not undone by an old one."""
+    later change made elsewhere (a radio, another canvas) is not undone by an old one."""
     try:
         state = st.session_state[key]
     except KeyError:
@@ -227,6 +271,9 @@ def _take_choice(key: str) -> None:
         return
     applied[key] = dict(chosen)
     changes = {}
+    layer = chosen.get("layer")           # a tile of another layer, clicked in the overview
+    if isinstance(layer, int) and 0 <= layer < MAX_INDEX:
+        changes["layer"] = layer
     head = chosen.get("head")
     if head == "mean" or (isinstance(head, int) and 0 <= head < MAX_INDEX):
         changes["head"] = head
@@ -235,8 +282,9 @@ def _take_choice(key: str) -> None:
     cell = (chosen.get("query"), chosen.get("key"))
     if all(isinstance(i, int) and 0 <= i < MAX_INDEX for i in cell):
         changes["query"], changes["key"] = cell
-    elif cell == (None, None):
-        changes["query"] = changes["key"] = None          # the derivation was closed
+    elif cell == (None, None) and "query" in chosen:
+        changes["query"] = changes["key"] = None          # the derivation was closed (a canvas whose
+        # cell is not the view's sends no "query" at all)
     current = view()
     changes = {name: value for name, value in changes.items() if getattr(current, name) != value}
     if changes:

@@ -46,6 +46,8 @@ def bound(widget: Callable, field: str, label: str, on_change: Optional[Callable
     # encoder's positions and the decoder's): the browser keeps a slider where it was when its
     # options change under the same key, whatever the server sets.
     key = f"w.{field}" + (f".{instance}" if instance else "")
+    if st.session_state.get(RESEED_KEY, 0) > 0 and key in st.session_state:
+        st.session_state.pop(key)            # re-seeded from the view below (keep_widget_values)
     if key not in st.session_state:
         value, options = getattr(view(), field), kwargs.get("options")
         chosen = value if isinstance(value, (tuple, list)) else (value,)    # a multiselect holds several
@@ -83,6 +85,19 @@ def keep_widget_values() -> None:
         value = st.session_state[key]
         if value is not None and not isinstance(value, (bool, dict)):
             st.session_state[key] = value
+    # A rerun the browser starts soon after (an attention canvas telling its choice) may still
+    # carry a radio's old-language label, which no option matches: the radio then shows nothing
+    # chosen (seen in Chromium). The bound widgets of the next runs are seeded from the view again.
+    st.session_state[RESEED_KEY] = RESEED_RUNS
+
+
+RESEED_KEY, RESEED_RUNS = "language.reseed_runs", 3
+
+
+def end_of_run() -> None:
+    """Called once a run has drawn the page: count down the runs that re-seed bound widgets."""
+    if st.session_state.get(RESEED_KEY, 0) > 0:
+        st.session_state[RESEED_KEY] -= 1
 
 
 def forget_widget(field: str) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
-    "head_heatmap": ".heatmap",
-    "overview_image": ".overview", "overview_rgb": ".overview", "tiles_rgb": ".overview",
     "MATRIX_VIEWS": ".stages", "STAGE_TITLES": ".stages", "head_matrix": ".stages", "head_name": ".stages",
     "stage_title": ".stages", "stage_values": ".stages",
 }

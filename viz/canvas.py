@@ -31,7 +31,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .colors import DIVERGING, SEQUENTIAL, lookup_table
-from .stages import MATRIX_VIEWS
+from .pooling import pool, pool_factor
+from .stages import MATRIX_VIEWS, stage_values
 
 MAGIC = b"AEC1"
 ALIGN = 8
@@ -112,18 +113,25 @@ def unpack(payload: bytes) -> tuple[dict, dict[str, np.ndarray]]:
 def record_payload(record, head, stage: str, cell: Optional[tuple[int, int]] = None,
                    flags: Optional[tuple[np.ndarray, np.ndarray]] = None, text: Optional[dict] = None,
                    lecture: bool = False, show: tuple = MATRIX_VIEWS, mean: bool = True,
-                   sync_ms: int = 2000) -> bytes:
-    """The canvas's payload for one record (every head of one attention call).
+                   sync_ms: int = 2000, overview: Sequence = (), cell_in_view: bool = True) -> bytes:
+    """The canvas's payload for one record (every head of one attention call), and with
+    `overview` (every layer's record of its kind) the overview of them all.
 
     head: an index or "mean"; stage: one of viz.stages.MATRIX_VIEWS; cell: (query, key) whose
     derivation opens, or None; flags: (query flags, key flags) as token_flags makes them; text:
     the interface's strings (ui/canvas.py, in the page's language); show: the stages offered;
     mean: whether the mean of heads is offered; sync_ms: how long the browser waits after the
-    last choice before it tells Python (ui/canvas.py).
+    last choice before it tells Python (ui/canvas.py); cell_in_view: whether the cell is the
+    view's (False: a cell of this picture only, kept out of the address bar and the view).
     """
     n_rows, n_cols = record.allowed.shape
     header, arrays = _record_part(record, n_rows, n_cols, flags)
     header.update(_view_part(head, stage, cell, text, lecture, show, mean, sync_ms))
+    header["cell_in_view"] = bool(cell_in_view)
+    if overview:
+        part, tiles = overview_payload_part(overview)
+        header.update(part)
+        arrays.update(tiles)
     return pack(header, arrays)
 
 
@@ -162,6 +170,108 @@ def compare_payload(before, after, head, stage: str = "change", cell: Optional[t
     header.update(heads_off=sorted(int(h) for h in heads_off), stage_in_view=False,
                   min_range={"change": CHANGE_MIN_RANGE})
     return pack(header, arrays)
+
+
+# ---- matrices that are no single attention call (Aggregates: means over heads, rollout) ----
+
+def matrices_payload(matrices: Sequence[np.ndarray], names: Sequence[str], tokens: Sequence[str], kind: str,
+                     chosen: int = 0, cell: Optional[tuple[int, int]] = None, text: Optional[dict] = None,
+                     lecture: bool = False, title: str = "", values: Sequence[str] = (),
+                     key_tokens: Optional[Sequence[str]] = None,
+                     sync_ms: int = 2000) -> bytes:
+    """The canvas's payload for ready-made [rows, cols] matrices of weights (0..1, NaN where
+    masked), one button each (`names`), with their tiles side by side as the overview. Every
+    matrix travels as float32: hover and click show exact values, and a click on a cell lists its
+    row's largest values (where position i's attention, or rollout, comes from). No q or k: such
+    a matrix is not one softmax, so there is no derivation to make. values: what a cell of each
+    matrix holds, in words (the tooltip's and the colour bar's name); title: the picture's title."""
+    stack = np.stack([np.asarray(m, dtype=np.float32) for m in matrices])     # [matrix, row, col]
+    n_rows, n_cols = stack.shape[1:]
+    allowed = np.isfinite(stack).any(axis=0)
+    flags = (token_flags(n_rows, inactive=~allowed.any(axis=1)), token_flags(n_cols, inactive=~allowed.any(axis=0)))
+    arrays = {
+        "m": stack, "allowed": allowed.astype(np.uint8),
+        "query_flags": flags[0], "key_flags": flags[1],
+        "sequential": lookup_table(SEQUENTIAL), "diverging": lookup_table(DIVERGING),
+    }
+    header = {
+        "mode": "matrices", "kind": kind, "layer": -1, "heads": int(stack.shape[0]), "rows": int(n_rows),
+        "cols": int(n_cols), "d_head": 0, "scale": 1.0, "names": [str(n) for n in names],
+        "title": title, "values": [str(v) for v in values] or [""] * int(stack.shape[0]),
+        "query_tokens": list(tokens[:n_rows]), "key_tokens": list((tokens if key_tokens is None else key_tokens)[:n_cols]),
+    }
+    header.update(_view_part(int(chosen), "weights", cell, text, lecture, ("weights",), False, sync_ms))
+    # one stage only, and a matrix is no head: the view's stage and head stay Explore's
+    header["stage_in_view"] = header["head_in_view"] = False
+    # the overview: every matrix as a tile, one row (uint8 codes as overview_payload_part)
+    factor = pool_factor(n_rows, n_cols, OVERVIEW_CELLS)
+    tiles, ok = pool(np.nan_to_num(stack), np.isfinite(stack), factor, "max")
+    tiles = np.where(ok, tiles, np.nan)
+    finite = tiles[np.isfinite(tiles)]
+    hi = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    codes = np.rint(np.nan_to_num(tiles) / hi * CODES).clip(0, CODES).astype(np.uint8)
+    arrays["ov_weights"] = np.where(np.isfinite(tiles), codes, NO_VALUE).astype(np.uint8)[None]   # [1, matrix, r, c]
+    arrays["ov_allowed"] = ok.any(axis=0).astype(np.uint8)[None]
+    header["overview"] = {"layers": [0], "heads": int(stack.shape[0]), "rows": int(tiles.shape[1]),
+                          "cols": int(tiles.shape[2]), "factor": int(factor), "ranges": {"weights": [0.0, hi]},
+                          "scale": 1.0, "row_names": [""], "names": header["names"]}
+    return pack(header, arrays)
+
+
+# ---- the overview: every layer × head of one kind, as small tiles ----------------------------
+
+# A tile shows at most this many cells a side; longer inputs are pooled. 48: a tile is drawn
+# 40-110 px wide, so more cells would not show, and a toy model's 128 tokens (pooled 3 × 3) keep
+# one Enter within its 300 KB budget (64 took it to 377 KB).
+OVERVIEW_CELLS = 48
+NO_VALUE = 255             # a tile cell with no allowed pair (masked), in the uint8 codes
+CODES = 254                # values are coded 0..254 over their stage's range, linear
+
+
+def overview_payload_part(records: Sequence) -> tuple[dict, dict]:
+    """(header {"overview": ...}, arrays ov_*) of every layer × head of one attention kind, for
+    the canvas's overview: uint8 tiles pooled to at most OVERVIEW_CELLS a side (max for the
+    weights, mean for signed stages), coded linearly over one range per stage shared by every
+    tile, so the same colour is the same number in every tile. The browser paints them at once
+    and, for the stage chosen there, takes scaled = scores × scale, biased = scaled where the
+    model has no bias, masked = biased where a block has an allowed pair (pooled: the block's
+    mean, as the note on the page says). uint8 because the overview is for the eye (hovering a
+    tile says its value is approximate; the chosen layer's exact values are the detail's): at
+    512 MiniLM tokens it is 2 × 72 × 47 × 47 bytes = 0.3 MB."""
+    records = sorted(records, key=lambda r: r.layer)
+    n_rows, n_cols = records[0].allowed.shape
+    if any(r.allowed.shape != (n_rows, n_cols) or r.kind != records[0].kind for r in records):
+        raise ValueError("an overview shows the layers of one kind, over one sequence")
+    factor = pool_factor(n_rows, n_cols, OVERVIEW_CELLS)
+    everywhere = np.ones((n_rows, n_cols), bool)
+
+    def pooled_of(values, allowed, how):       # NaN where a block has no allowed pair
+        tiles, ok = pool(values, allowed, factor, how)
+        return np.where(ok, tiles, np.nan)
+
+    pooled = {"scores": [pooled_of(r.scores, everywhere, "mean") for r in records],
+              "weights": [pooled_of(r.weights, r.allowed, "max") for r in records]}
+    if any(r.bias is not None for r in records):
+        pooled["biased"] = [pooled_of(stage_values(r, "biased"), everywhere, "mean") for r in records]
+    allowed = np.stack([pool(r.allowed[None].astype(np.float32), r.allowed[None], factor, "max")[1][0]
+                        for r in records]).astype(np.uint8)          # [layer, row, col]
+    arrays, ranges = {}, {}
+    for stage, tiles in pooled.items():
+        values = np.stack(tiles)                                     # [layer, head, row, col]
+        finite = values[np.isfinite(values)]
+        top = float(np.abs(finite).max()) if finite.size else 1.0
+        lo, hi = (0.0, float(finite.max()) if finite.size and finite.max() > 0 else 1.0) \
+            if stage == "weights" else (-top or -1.0, top or 1.0)
+        codes = np.rint((np.nan_to_num(values, nan=lo) - lo) / (hi - lo) * CODES).clip(0, CODES).astype(np.uint8)
+        arrays[f"ov_{stage}"] = np.where(np.isfinite(values), codes, NO_VALUE).astype(np.uint8)
+        ranges[stage] = [lo, hi]
+    arrays["ov_allowed"] = allowed
+    header = {"overview": {
+        "layers": [int(r.layer) for r in records], "heads": int(records[0].q.shape[0]),
+        "rows": int(allowed.shape[1]), "cols": int(allowed.shape[2]), "factor": int(factor),
+        "ranges": ranges, "scale": float(records[0].scale),
+    }}
+    return header, arrays
 
 
 def _record_part(record, n_rows: int, n_cols: int, flags=None) -> tuple[dict, dict]:

@@ -35,12 +35,6 @@ def token_labels(tokens: list[str], unknown=None) -> list[str]:
     return [token_label(t, i < len(flags) and bool(flags[i])) for i, t in enumerate(tokens)]
 
 
-def unknown_flags(trace, kind: str) -> tuple[list[bool], list[bool]]:
-    """(query flags, key flags) of one attention kind: which tokens the model read as <unk>."""
-    source, target = list(trace.encoder_unknown), list(trace.decoder_unknown)
-    return {"encoder": (source, source), "decoder": (target, target), "cross": (target, source)}[kind]
-
-
 def position_labels(tokens: list[str]) -> list[str]:
     """Unique category names "token (position)": repeated tokens (every "l" of "hello") would
     otherwise merge into one category on a plotly axis."""

@@ -29,8 +29,13 @@ from ..trace import architecture as architecture_named
 
 RECORDING = "attention_explorer"   # the name registered with AttentionInterface and AttentionMaskInterface
 # Records grow as layers · heads · n² (scores and weights, float32): at 512 tokens, what BERT-sized
-# models were trained on, a 24-layer 16-head model's trace is about 0.8 GB.
-MAX_TOKENS = 512
+# models were trained on, a 24-layer 16-head model's trace is about 0.8 GB. So a model reads up to
+# MAX_TOKENS (its own positions permitting) while one trace's records stay within RECORD_BYTES,
+# and never fewer than MIN_TOKENS: a small long-context model reads 2,048 tokens (2 layers × 2
+# heads: 134 MB), BERT-base still stops at its 512 positions, a 32 × 32-head model at 512.
+MAX_TOKENS = 2048
+MIN_TOKENS = 512
+RECORD_BYTES = 1 << 30
 # Greedy generation without a given limit stops here: each step reruns the whole prefix (what
 # trace() records), so a model that never says </s> would otherwise run max_len passes.
 GENERATION_LIMIT = 64
@@ -352,6 +357,7 @@ class HFBackend:
         self.banned_ids = tuple(i for i in (tokenizer.pad_token_id, tokenizer.mask_token_id)
                                 if i is not None and i not in self.eos_ids)
         self.n_layers, self.n_heads, d_head = self._probe()
+        self.max_len = min(self.max_len, self._affordable_len())
         c = self.hf_config
         d_model = int(getattr(c, "hidden_size", 0) or getattr(c, "d_model", 0))
         n_kv_heads = int(getattr(c, "num_key_value_heads", None) or self.n_heads)
@@ -388,6 +394,12 @@ class HFBackend:
         if 0 < getattr(self.tokenizer, "model_max_length", 0) < 1_000_000:
             limits.append(int(self.tokenizer.model_max_length))
         return min(limits)
+
+    def _affordable_len(self) -> int:
+        """Tokens whose records (scores and weights, float32, every head of every attention call)
+        fit in RECORD_BYTES; at least MIN_TOKENS."""
+        calls = self.n_layers * self.n_heads * len(self.arch.kinds)
+        return max(MIN_TOKENS, int((RECORD_BYTES / (calls * 2 * 4)) ** 0.5))
 
     def _uses_byte_level(self) -> bool:
         backend = getattr(self.tokenizer, "backend_tokenizer", None)

@@ -9,7 +9,7 @@ import model
 from ui.state import PAGES
 from viz.canvas import PADDING, SPECIAL, UNKNOWN
 from tests.apptest import (assert_canvas_is_record, assert_clean, canvas, canvas_values, canvases, charts,
-                           choose_in_canvas, start)
+                           choose_in_canvas, overview_values, pictures, start)
 
 
 def detail(at) -> tuple[dict, dict]:
@@ -41,12 +41,25 @@ def test_explore_draws_every_kind_of_every_model(name):
         at = start(model=name, kind=kind, layer=network.n_layers - 1, head=1)
         assert_clean(at)
         assert at.text_input(key="w.text").value == text
-        figs = charts(at)
-        assert {key: f["data"][0]["type"] for key, f in figs.items()} == {"explore.overview": "image"}
-        assert list(canvases(at)) == ["explore.canvas"]
+        assert not charts(at) and list(canvases(at)) == ["explore.canvas"]     # one canvas draws it all
         header, arrays = detail(at)
         trace = network.trace(text, max_new_tokens=app.NEW_TOKENS if network.architecture == "decoder-only" else 0)
         record = trace.get(kind, network.n_layers - 1)
+        # the overview: every layer × head of the kind, its tiles the records' weights (uint8
+        # codes: to half a step of 1/254 of the range; these inputs are short, so unpooled)
+        records = trace.records_of(kind)
+        overview = header["overview"]
+        assert overview["layers"] == [r.layer for r in records]
+        tiles = overview_values(header, arrays, "weights")
+        step = overview["ranges"]["weights"][1] / 254
+        for index, r in enumerate(records):
+            if overview["factor"] == 1:        # short enough to be unpooled: every tile cell is one weight
+                np.testing.assert_allclose(tiles[index][:, r.allowed], r.weights[:, r.allowed], atol=step / 2 + 1e-6)
+                assert np.isnan(tiles[index][:, ~r.allowed]).all()
+            else:                              # pooled: each cell the largest weight of its block
+                f = overview["factor"]
+                assert tiles.shape[2:] == (-(-r.allowed.shape[0] // f), -(-r.allowed.shape[1] // f))
+                assert abs(np.nanmax(tiles[index]) - r.weights[:, r.allowed].max()) <= step
         assert (header["head"], header["stage"]) == (1, "weights")
         # the record itself, bit for bit (its raw tokens label the axes: the browser shows them
         # with textContent), and the weights the browser derives from it are the model's
@@ -77,7 +90,6 @@ def test_query_parameters_restore_a_view():
                stage="scores")
     assert_clean(at)
     assert at.radio(key="w.kind").value == "cross" and at.radio(key="w.layer").value == 2
-    assert at.radio(key="w.stage").value == "scores"
     header, arrays = detail(at)
     assert (header["kind"], header["layer"], header["head"], header["stage"]) == ("cross", 2, 1, "scores")
     record = model.load("toy-seq2seq").trace("reverse: abc").get("cross", 2)
@@ -88,7 +100,7 @@ def test_query_parameters_restore_a_view():
 def test_widget_changes_land_in_the_url():
     at = start(model="toy-gpt", text="abcabc", head=0)
     choose_in_canvas(at, head=3)          # head 3 clicked in the canvas
-    at.radio(key="w.stage").set_value("masked").run()
+    choose_in_canvas(at, stage="masked")  # then a stage
     assert at.session_state["view"].head == 3 and detail(at)[0]["head"] == 3
     params = {k: at.query_params[k] for k in at.query_params}
     flat = {k: (v[0] if isinstance(v, list) else v) for k, v in params.items()}
@@ -100,7 +112,7 @@ def test_widget_changes_land_in_the_url():
 def test_links_with_old_stage_names_open_the_same_view(old, new):
     at = start(model="toy-gpt", text="abcabc", stage=old, layer=0, head=0)   # not toy-gpt's first view's head
     assert_clean(at)
-    assert at.radio(key="w.stage").value == new
+    assert detail(at)[0]["stage"] == new
     assert not any("stage" in c.value for c in at.code), "an old name is no bad value"
     stage = at.query_params["stage"]
     assert (stage[0] if isinstance(stage, list) else stage) == new      # the address bar says the new name
@@ -124,7 +136,7 @@ def test_bad_url_values_fall_back_with_a_note(params):
     assert_clean(at)
     notes = [w.value for w in at.warning] + [c.value for c in at.caption]
     assert any("default" in n or "does not exist" in n or "has no" in n for n in notes + [c.value for c in at.code])
-    assert list(charts(at)) == ["explore.overview"] and list(canvases(at)) == ["explore.canvas"]
+    assert not charts(at) and list(canvases(at)) == ["explore.canvas"]
 
 
 def test_pad_to_shows_the_padding_mask():
@@ -146,7 +158,7 @@ def test_empty_text_asks_for_text():
         at = start(model="toy-bert", text=text)
         assert_clean(at)
         assert any("type some text" in info.value for info in at.info)
-        assert not at.get("plotly_chart")
+        assert not pictures(at)
 
 
 def test_markup_is_shown_literally():
@@ -196,7 +208,7 @@ def test_changing_head_layer_stage_or_kind_does_not_rerun_the_model(monkeypatch)
     choose_in_canvas(at, head=2)        # switched in the browser, which tells Python with a rerun
     assert detail(at)[0]["head"] == 2
     at.radio(key="w.layer").set_value(1).run()
-    at.radio(key="w.stage").set_value("scores").run()
+    choose_in_canvas(at, stage="scores")
     at.radio(key="w.kind").set_value("cross").run()
     assert_clean(at)
     header = detail(at)[0]
@@ -227,9 +239,8 @@ def test_lecture_mode_enlarges_figures_and_drops_controls():
         assert_clean(at)
     assert lecture.toggle(key="w.lecture").value is True
     # fewer controls: no downloads, no padding input (a prepared link's padding still applies)
-    # (the overview's figure downloads and the trace; the canvas has no figure to download)
-    assert [b.key for b in normal.get("download_button")] == \
-        ["explore.overview.html", "explore.overview.png", "explore.download_trace"]
+    # (the trace and the canvas as a page of its own; its PNG is made in the browser)
+    assert [b.key for b in normal.get("download_button")] == ["explore.download_trace", "explore.canvas.html"]
     assert len(lecture.get("download_button")) == 0
     assert normal.number_input(key="w.pad_to") is not None
     assert not [n for n in lecture.number_input if n.key == "w.pad_to"]

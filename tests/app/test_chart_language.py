@@ -2,13 +2,17 @@
 of any page and model shows an English word (the rule and the strings checked: tests/unit/test_viz_text.py).
 Token text, numbers and formula names are not translated and are allowed."""
 import functools
+import re
 
 import pytest
 
 import app
 import model
-from tests.apptest import assert_clean, charts, start
-from tests.unit.test_viz_text import english_in
+from tests.apptest import assert_clean, canvases, charts, start
+from tests.browser.audit import ALLOWED_WORDS
+from tests.unit.test_viz_text import english_in, english_words
+
+PAGE_WORDS = {word.lower() for word in ALLOWED_WORDS}
 
 MODELS = [name for name in ("toy-seq2seq", "toy-gpt", "toy-bert", "minilm") if name in model.available()]
 PAGES = ("explore", "anatomy", "generation", "worked-example", "aggregates", "intervene")
@@ -69,11 +73,26 @@ def follow_ups(at, page: str):
 
 
 def english_on_page(at, view: str, tokens) -> tuple[int, list]:
-    """(charts drawn, (view, chart, where, text, English words) of every string with any)."""
+    """(pictures drawn, (view, picture, where, text, English words) of every string with any):
+    every plotly chart's strings, and every attention canvas's (the interface's words it was
+    sent, its titles and names; the browser writes nothing else but numbers and tokens)."""
     assert_clean(at)
     drawn = charts(at)
-    return len(drawn), [(view, key, where, text, words) for key, fig in drawn.items()
-                        for where, text, words in english_in(fig, tokens)]
+    found = [(view, key, where, text, words) for key, fig in drawn.items()
+             for where, text, words in english_in(fig, tokens)]
+    mounted = canvases(at)
+    for key, (header, _) in mounted.items():
+        strings = [(f"text.{name}", value) for name, value in header["text"].items()]
+        strings += [("title", header.get("title", ""))] + [("names", n) for n in header.get("names", [])]
+        strings += [("values", n) for n in header.get("values", [])]
+        # "{layer}" is a slot the browser fills with a number, not a word on the page; the words
+        # a page may show in Latin letters (formula names, PNG, Esc) are the lecture audit's
+        for where, text in strings:
+            words = [w for w in english_words(re.sub(r"\{\w+\}", "", text), tokens)
+                     if w.lower() not in PAGE_WORDS]
+            if words:
+                found.append((view, key, where, text, words))
+    return len(drawn) + len(mounted), found
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -10,7 +10,7 @@ import torch
 import model
 import model.catalog
 import model.transformer
-from tests.apptest import start
+from tests.apptest import pictures, start
 
 ASSETS = Path(model.catalog.ASSETS)
 
@@ -20,10 +20,10 @@ def errors(at) -> list[str]:
 
 
 def assert_serves(at):
-    """A page that works: no exception, no error, its charts drawn."""
+    """A page that works: no exception, no error, its pictures drawn."""
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, errors(at)
-    assert at.get("plotly_chart")
+    assert pictures(at)
 
 
 def unique(prefix: str) -> str:

@@ -18,6 +18,7 @@ from ui import hosting
 from ui.i18n import translator
 from ui.state import MAX_TEXT_CHARS, PAGES
 from tests import ROOT
+from tests.apptest import pictures
 
 pytestmark = pytest.mark.slow
 
@@ -209,7 +210,7 @@ def check_text_run(at, page: str, name: str, text: str, label: str, via_link: bo
     """No exception; a cut or empty input says so; otherwise the page draws its charts."""
     found = problems(at, label)
     if page == "worked-example":
-        return found + ([] if at.get("plotly_chart") else [f"{label}: the worked example drew nothing"])
+        return found + ([] if pictures(at) else [f"{label}: the worked example drew nothing"])
     warnings = " ".join(w.value for w in at.warning)
     if len(text) > hosting.MAX_INPUT_CHARS:
         if via_link:
@@ -221,8 +222,8 @@ def check_text_run(at, page: str, name: str, text: str, label: str, via_link: bo
     if not used.strip():
         if not any(i.value in EMPTY_MESSAGES for i in at.info):
             found.append(f"{label}: empty input without the 'type some text' message")
-    elif not (page == "generation" and name == "toy-bert") and not at.get("plotly_chart"):
-        found.append(f"{label}: no chart for a non-empty input")
+    elif not (page == "generation" and name == "toy-bert") and not pictures(at):
+        found.append(f"{label}: no picture for a non-empty input")
     return found
 
 

@@ -11,22 +11,21 @@ def sidebar_labels(at) -> list[str]:
 def test_clicking_chinese_keeps_the_view_and_translates_the_sidebar():
     at = start(model="toy-seq2seq", text="reverse: hello world")
     at.radio(key="w.kind").set_value("cross").run()
-    at.radio(key="w.stage").set_value("scaled").run()
-    choose_in_canvas(at, head=2)                  # the head is picked in the attention canvas
+    choose_in_canvas(at, head=2, stage="scaled")  # head and stage are picked in the attention canvas
     before = at.session_state["view"]
     output = [c.value for c in at.code][0]
 
     at.radio(key="w.lang").set_value("zh").run()
     assert_clean(at)
     assert "模型" in sidebar_labels(at) and "训练进度" in sidebar_labels(at), sidebar_labels(at)
-    assert (at.radio(key="w.kind").value, at.radio(key="w.stage").value) == ("cross", "scaled")
+    assert at.radio(key="w.kind").value == "cross"
     header, _ = canvas(at, "explore.canvas")
     assert (header["kind"], header["stage"], header["head"]) == ("cross", "scaled", 2)
     assert header["text"]["head"] == "头"                         # the canvas speaks Chinese too
     assert at.select_slider(key="w.snapshot").value == "final"
 
     # two more clicks: each sticks, the rest stays
-    at.radio(key="w.stage").set_value("weights").run()
+    choose_in_canvas(at, stage="weights")
     at.radio(key="w.layer").set_value(1).run()
     view = at.session_state["view"]
     assert (view.kind, view.stage, view.layer, view.head, view.snapshot, view.lang) == \

@@ -12,9 +12,9 @@ from analysis import (head_entropy, kept_positions, mean_attention_distance, mea
                       restrict, rollout)
 from model.trace import AttentionRecord
 from viz import aggregate_figures as figures
-from viz.labels import position_labels, token_labels
-from tests.apptest import (array, assert_canvas_is_record, assert_clean, canvas, canvas_values, chart, charts,
-                           spec, start)
+from tests.apptest import (array, assert_canvas_is_record, assert_clean, canvas, canvas_values, charts,
+                           overview_values, spec, start)
+from viz.canvas import matrices_payload, unpack
 
 KINDS = {"encoder-decoder": ["encoder", "decoder", "cross"], "decoder-only": ["decoder"],
          "encoder-only": ["encoder"]}
@@ -52,50 +52,27 @@ def random_records(n_layers=2, n_heads=3, n=5, kind="encoder", causal=False, see
 
 # ---- viz/aggregate_figures.py -----------------------------------------------------------------
 
-def test_mean_heads_figure_holds_each_layers_mean_with_masked_cells_empty():
+def test_the_matrices_payload_holds_every_matrix_exactly_and_its_tiles():
+    """viz.canvas.matrices_payload: ready-made matrices (means over heads, rollout) travel as
+    float32, NaN where masked, with their names and what a cell holds; the overview's tiles are
+    their uint8 codes; tokens stay as typed (the browser sets them as text)."""
     records = random_records(n_layers=3, causal=True, kind="decoder")
-    fig = spec(figures.mean_heads_figure(records))
-    assert [d["type"] for d in fig["data"]] == ["heatmap"] * 3
-    for r, trace in zip(records, fig["data"]):
-        z = array(trace["z"])
-        np.testing.assert_allclose(z[r.allowed], mean_over_heads(r)[r.allowed], atol=1e-7)
-        assert np.isnan(z[~r.allowed]).all()
-        assert trace["coloraxis"] == "coloraxis"
-    assert fig["layout"]["coloraxis"]["cmin"] == 0 and fig["layout"]["coloraxis"]["cmax"] == 1
-    assert [a["text"] for a in fig["layout"]["annotations"]] == ["layer 0", "layer 1", "layer 2"]
-    for axis in ("yaxis", "yaxis2", "yaxis3"):
-        low, high = fig["layout"][axis]["range"]
-        assert low > high, "row 0 must be on top"
-
-
-def test_mean_heads_figure_wraps_many_layers_and_thins_long_labels():
-    records = random_records(n_layers=5, n=70, seed=1)
-    fig = spec(figures.mean_heads_figure(records))
-    assert len(fig["data"]) == 5
-    assert "xaxis5" in fig["layout"] and "yaxis5" in fig["layout"]
-    ticks = fig["layout"]["xaxis"]["ticktext"]
-    assert 0 < len(ticks) <= figures.MAX_TICKS // figures.MAX_COLUMNS + 8 < 70
-
-
-def test_markup_tokens_are_escaped_in_figure_labels():
-    r = record(np.full((1, 2, 2), 0.5), tokens=["<script>", "<b>"])
-    fig = spec(figures.rollout_figure(rollout([r]), r.query_tokens))
-    assert fig["layout"]["xaxis"]["ticktext"] == ["&lt;script&gt;", "&lt;b&gt;"]
-    assert list(fig["data"][0]["y"]) == position_labels(["<script>", "<b>"])
-
-
-def test_rollout_figure_and_row_bars_hold_the_rollout():
-    records = random_records(n_layers=3, seed=2)
+    means = [figures.masked_mean(r) for r in records]
     matrix = rollout(records)
-    tokens = records[0].query_tokens
-    heat = spec(figures.rollout_figure(matrix, tokens))
-    np.testing.assert_array_equal(array(heat["data"][0]["z"]), matrix)
-    assert heat["layout"]["yaxis"]["range"][0] > heat["layout"]["yaxis"]["range"][1]
-    assert heat["layout"]["xaxis"]["ticktext"] == token_labels(tokens)
-    bars = spec(figures.rollout_row_figure(matrix, tokens, 1))
-    assert bars["data"][0]["type"] == "bar"
-    np.testing.assert_array_equal(array(bars["data"][0]["y"]), matrix[1])
-    assert "b (1)" in bars["layout"]["title"]["text"]
+    tokens = ["<script>", "b", "c", "d", "e"]
+    header, arrays = unpack(matrices_payload([*means, matrix], ["m0", "m1", "m2", "rollout"], tokens, "decoder",
+                                             chosen=3, values=["mean α"] * 3 + ["rollout"], title="T"))
+    assert (header["mode"], header["head"], header["heads"], header["names"][-1]) == ("matrices", 3, 4, "rollout")
+    assert header["query_tokens"] == tokens and header["values"][-1] == "rollout"
+    assert header["head_in_view"] is False and header["stage_in_view"] is False   # not Explore's head or stage
+    for mine, sent in zip([*means, matrix], arrays["m"]):
+        np.testing.assert_array_equal(sent, np.asarray(mine, np.float32))
+    # a cell is drawn where some matrix has a value (the rollout has one everywhere: zeros above the diagonal)
+    np.testing.assert_array_equal(arrays["allowed"].astype(bool), np.isfinite(arrays["m"]).any(axis=0))
+    assert np.isnan(arrays["m"][0][~records[0].allowed]).all() and np.isfinite(arrays["m"][-1]).all()
+    tiles = overview_values(header, arrays)[0]
+    np.testing.assert_allclose(np.nan_to_num(tiles), np.nan_to_num(arrays["m"]), atol=header["overview"]["ranges"]["weights"][1] / 254)
+    assert np.array_equal(np.isnan(tiles), np.isnan(arrays["m"]))
 
 
 def test_head_grids_hold_entropy_and_distance_and_mark_missing_values():
@@ -127,23 +104,22 @@ def test_every_kind_of_every_model_draws_the_right_numbers(name):
         assert_clean(at)
         records = trace.records_of(kind)
         figs = charts(at)
-        mean = figs["aggregates.mean"]
-        assert [d["type"] for d in mean["data"]] == ["heatmap"] * network.n_layers
-        for r, heat in zip(records, mean["data"]):
-            z = array(heat["z"])
+        header, arrays = canvas(at, "aggregates.canvas")        # every layer's mean, then the rollout
+        means = arrays["m"][:network.n_layers]
+        for r, z in zip(records, means):
             assert z.shape == r.weights.shape[1:]
             np.testing.assert_allclose(z[r.allowed], mean_over_heads(r)[r.allowed], atol=1e-6)
+            assert np.isnan(z[~r.allowed]).all()
+        assert header["query_tokens"] == records[0].query_tokens and header["key_tokens"] == records[0].key_tokens
         if kind == "cross":
-            assert list(figs) == ["aggregates.mean", "aggregates.entropy", "aggregates.distance"], \
-                "no rollout for cross-attention"
+            assert header["heads"] == network.n_layers, "no rollout for cross-attention"
+            assert header["head"] == network.n_layers - 1             # it opens on the last layer's mean
             assert any("self-attention only" in info.value for info in at.info)
         else:
-            expected = rollout(records)
-            matrix, bars = figs["aggregates.rollout"], figs["aggregates.rollout_row"]
-            np.testing.assert_allclose(array(matrix["data"][0]["z"]), expected, atol=1e-6)
-            assert matrix["layout"]["yaxis"]["ticktext"] == token_labels(records[0].query_tokens)
-            assert bars["data"][0]["type"] == "bar"
-            np.testing.assert_allclose(array(bars["data"][0]["y"]), expected[-1], atol=1e-6)   # last query row
+            assert header["heads"] == network.n_layers + 1 and header["names"][-1] == "rollout"
+            assert header["head"] == network.n_layers                  # it opens on the rollout
+            np.testing.assert_allclose(arrays["m"][-1], rollout(records), atol=1e-6)
+        assert list(figs) == ["aggregates.entropy", "aggregates.distance"]
         entropy, distance = figs["aggregates.entropy"], figs["aggregates.distance"]
         np.testing.assert_allclose(array(entropy["data"][0]["z"]), per_head_grid(records, head_entropy), atol=1e-5)
         dist = array(distance["data"][0]["z"])
@@ -152,18 +128,6 @@ def test_every_kind_of_every_model_draws_the_right_numbers(name):
             assert len(distance["layout"]["annotations"]) == network.n_layers * network.n_heads
         else:
             np.testing.assert_allclose(dist, per_head_grid(records, mean_attention_distance), atol=1e-4)
-
-
-def test_choosing_a_rollout_row_redraws_the_bars():
-    network, trace = own_trace("toy-seq2seq")
-    expected = rollout(trace.records_of("encoder"))
-    at = start(page="aggregates", model="toy-seq2seq", kind="encoder")
-    n = expected.shape[0]
-    at.selectbox(key=f"aggregates.row.encoder.{n}").set_value(2).run()
-    assert_clean(at)
-    bars = chart(at, "aggregates.rollout_row")
-    np.testing.assert_allclose(array(bars["data"][0]["y"]), expected[2], atol=1e-6)
-    assert "(2)" in bars["layout"]["title"]["text"]
 
 
 def test_open_in_explore_jumps_to_the_chosen_head():
@@ -203,11 +167,10 @@ def test_hidden_special_tokens_show_the_full_rollout_restricted(name, kind):
     matrix = rollout(full.records_of(kind))
     kept = kept_positions(flags, matrix.shape[0])
     shown = restrict(matrix, kept)
-    rollout_fig, bars = chart(at, "aggregates.rollout"), chart(at, "aggregates.rollout_row")
-    np.testing.assert_allclose(array(rollout_fig["data"][0]["z"]), shown, atol=1e-6)
+    header, arrays = canvas(at, "aggregates.canvas")
+    np.testing.assert_allclose(arrays["m"][-1], shown, atol=1e-6)
     tokens = [full.records_of(kind)[0].query_tokens[i] for i in kept]
-    assert rollout_fig["layout"]["yaxis"]["ticktext"] == token_labels(tokens)
-    np.testing.assert_allclose(array(bars["data"][0]["y"]), shown[-1], atol=1e-6)
+    assert header["query_tokens"] == tokens and header["names"][-1] == "rollout"
     said = " ".join(c.value for c in at.caption)
     assert f"({matrix.shape[0]} positions, special tokens included), then restricted to the {len(kept)} tokens" in said
     # Nothing hidden: the caption names every position.
@@ -226,7 +189,6 @@ def test_typed_markup_stays_text():
     at = start(page="aggregates", model="toy-bert", text="<b>x</b>")
     assert_clean(at)
     figs = charts(at)
-    rollout_fig, bars = figs["aggregates.rollout"], figs["aggregates.rollout_row"]
-    assert rollout_fig["layout"]["xaxis"]["ticktext"][:3] == ["&lt;", "b", "&gt;"]
-    assert bars["layout"]["title"]["text"].startswith("rollout row of &gt; (7)")
+    header, _ = canvas(at, "aggregates.canvas")         # the canvas sets tokens as text: sent as typed
+    assert header["query_tokens"][:3] == ["<", "b", ">"]
     assert "<b>" not in json.dumps([f["layout"] for f in figs.values()])

@@ -1,13 +1,12 @@
 """The Generation page: viz/generation.py on hand-made records and steps, and the page in AppTest."""
 
 import numpy as np
-import plotly.graph_objects as go
 
 import model
 from model.trace import AttentionRecord, Trace
 from viz import generation as gen
-from viz.overview import tiles_rgb
-from viz.labels import position_labels, token_label, token_labels
+from viz.canvas import GENERATED
+from viz.labels import token_label, token_labels
 from tests import apptest
 from tests.apptest import array, assert_clean, chart, spec
 
@@ -43,43 +42,6 @@ def make_step(prefix, source=None, token="<b>", n_heads=3, layers=1, index=2):
     return model.GenerationStep(index=index, token=token, token_id=7, top=top, records=records)
 
 
-# ---- viz/generation.py: cross-attention beside the target -------------------------------------
-
-def test_head_rows_with_mean_appends_the_mean_and_never_hard_codes_heads():
-    for n_heads in (1, 3, 5):
-        record = make_record("cross", list("abc"), list("wxyz"), n_heads=n_heads)
-        stacked = gen.head_rows_with_mean(record)
-        assert stacked.shape == (n_heads + 1, 3, 4) and stacked.dtype == np.float32
-        np.testing.assert_allclose(stacked[:n_heads], record.weights)
-        np.testing.assert_allclose(stacked[-1], record.weights.mean(0), atol=1e-7)
-
-
-def test_cross_grid_is_one_image_with_a_tile_per_head_and_the_mean():
-    target = ["<bos>", "<script>", "b"]
-    record = make_record("cross", target, list("wxyz") + ["<eos>"], n_heads=3)
-    fig = gen.cross_grid(record, generated_from=1)
-    assert [type(t) for t in fig.data] == [go.Image]
-    layout = spec(fig)["layout"]
-    assert layout["xaxis"]["ticktext"] == ["head 0", "head 1", "head 2", "mean"]
-    # Target tokens beside the rows, escaped so markup shows literally.
-    assert layout["yaxis"]["ticktext"] == ["&lt;bos&gt;", "&lt;script&gt;", "b"]
-    _, geo = tiles_rgb([(0, gen.head_rows_with_mean(record), record.allowed)], "weights")
-    lines = [s for s in layout["shapes"] if s["type"] == "line"]
-    assert len(lines) == 2 and {s["y0"] for s in lines} == {1 * geo["cell"] - 0.5}
-    # Teacher forcing: nothing generated, no marker.
-    assert not [s for s in spec(gen.cross_grid(record, None))["layout"].get("shapes", []) if s["type"] == "line"]
-
-
-def test_cross_mean_heatmap_marks_the_first_generated_row():
-    record = make_record("cross", ["<bos>", "c", "b", "a"], list("abc") + ["<eos>"], n_heads=4)
-    fig = gen.cross_mean_heatmap(record, generated_from=2)
-    np.testing.assert_allclose(np.asarray(fig.data[0].z), record.weights.mean(0), atol=1e-6)
-    lines = [s for s in spec(fig)["layout"]["shapes"] if s["type"] == "line"]
-    assert {s["y0"] for s in lines} == {1.5} and {s["x1"] for s in lines} == {3.5}
-    assert spec(fig)["layout"]["yaxis"]["ticktext"] == token_labels(record.query_tokens)
-    assert not spec(gen.cross_mean_heatmap(record, None))["layout"].get("shapes")
-
-
 # ---- viz/generation.py: one step --------------------------------------------------------------
 
 def test_step_prediction_figure_highlights_the_new_token_and_escapes_labels():
@@ -105,31 +67,22 @@ def test_step_prediction_figure_wraps_a_long_prefix():
     assert list(strip.y) == [i // gen.TOKENS_PER_LINE for i in range(n)]
 
 
-def test_step_attention_rows_are_the_last_query_row_per_head_and_mean():
+def test_a_step_shows_its_cross_attention_or_else_its_masked_self_attention():
     step = make_step(["<bos>", "c", "b"], source=["a", "<i>", "c", "<eos>"], n_heads=3, layers=2)
-    fig = gen.step_attention_figure(step, layer=1)
-    assert [t.name for t in fig.data] == ["cross", "decoder"]
-    cross = next(r for r in step.records if r.kind == "cross" and r.layer == 1)
-    dec = next(r for r in step.records if r.kind == "decoder" and r.layer == 1)
-    for trace, record in zip(fig.data, (cross, dec)):
-        z = np.asarray(trace.z)
-        assert z.shape == (4, record.weights.shape[-1]) and z.dtype == np.float32
-        np.testing.assert_allclose(z[:3], record.weights[:, -1, :])
-        np.testing.assert_allclose(z[3], record.weights[:, -1, :].mean(0), atol=1e-7)
-        assert list(trace.y) == ["head 0", "head 1", "head 2", "mean"]
-        assert list(trace.x) == position_labels(record.key_tokens)
-    layout = spec(fig)["layout"]
-    assert layout["xaxis"]["ticktext"] == ["a", "&lt;i&gt;", "c", "&lt;eos&gt;"]
-    assert layout["yaxis"]["autorange"] == "reversed"
+    record = gen.step_record(step, 1)
+    assert (record.kind, record.layer) == ("cross", 1)
+    only_self = make_step(["<bos>", "t", "h", "e"], token="n", n_heads=2)
+    assert (gen.step_record(only_self, 0).kind, gen.step_record(only_self, 0).layer) == ("decoder", 0)
 
 
-def test_step_attention_of_a_decoder_only_step_has_no_cross_panel_and_keeps_masks():
-    step = make_step(["<bos>", "t", "h", "e"], token="n", n_heads=2)
-    step.records[0].allowed[-1, 1] = False          # a hidden key in the new token's row
-    fig = gen.step_attention_figure(step, layer=0)
-    assert [t.name for t in fig.data] == ["decoder"]
-    z = np.asarray(fig.data[0].z)
-    assert z.shape == (3, 4) and np.isnan(z[:, 1]).all() and not np.isnan(np.delete(z, 1, axis=1)).any()
+def assert_step_canvas(at, step, kind: str, layer: int) -> None:
+    """The step's canvas: that pass's record, opened at the new token's row on the key it
+    attends most (mean over heads)."""
+    header, arrays = apptest.canvas(at, "generation.step.canvas")
+    record = next(r for r in step.records if r.kind == kind and r.layer == layer)
+    apptest.assert_canvas_is_record(header, arrays, record)
+    last = record.allowed.shape[0] - 1
+    assert header["cell"] == [last, int(record.weights[:, last].mean(axis=0).argmax())]
 
 
 # ---- viz/generation.py: teacher forcing -------------------------------------------------------
@@ -175,7 +128,7 @@ def test_encoder_only_model_says_it_does_not_generate():
     at = start(model="toy-bert")
     assert_clean(at)
     assert any("does not generate" in info.value for info in at.info)
-    assert not at.get("plotly_chart")
+    assert not apptest.pictures(at)
 
 
 def test_decoder_only_steps_continue_the_typed_text():
@@ -189,12 +142,11 @@ def test_decoder_only_steps_continue_the_typed_text():
     assert at.slider(key="w.step").max == len(steps) - 1 == 2
     at.slider(key="w.step").set_value(2).run()
     figs = apptest.charts(at)
-    assert set(figs) == {"generation.step_prediction", "generation.step_attention"}      # no cross-attention in a decoder-only model
+    assert set(figs) == {"generation.step_prediction"}
+    assert list(apptest.canvases(at)) == ["generation.step.canvas"]    # no cross-attention in a decoder-only model
     strip = figs["generation.step_prediction"]["data"][0]
     assert strip["text"] == token_labels(["<bos>", *text, steps[0].token, steps[1].token, steps[2].token])
-    z = array(figs["generation.step_attention"]["data"][0]["z"])
-    record = steps[2].records[1]                 # decoder, layer 1: toy-gpt's first view (its induction head)
-    np.testing.assert_allclose(z[:-1], record.weights[:, -1, :], atol=1e-5)
+    assert_step_canvas(at, steps[2], "decoder", 1)     # layer 1: toy-gpt's first view (its induction head)
     # Teacher forcing for a decoder-only model: the typed text is the given sequence.
     at.radio(key="w.decoder_input").set_value("teacher").run()
     assert_clean(at)
@@ -213,7 +165,6 @@ def test_seq2seq_steps_show_the_model_token_top5_and_attention_rows():
     assert at.radio(key="w.decoder_input").value == "free"
     slider = at.slider(key="w.step")
     assert slider.value == 0 and slider.max == len(steps) - 1
-    shown = []
     for t in (0, 2):
         at.slider(key="w.step").set_value(t).run()
         assert_clean(at)
@@ -224,24 +175,17 @@ def test_seq2seq_steps_show_the_model_token_top5_and_attention_rows():
         assert strip["text"] == token_labels(step.records[0].query_tokens + [step.token])
         assert bars["y"] == [token_label(tok) for tok, _ in step.top]
         np.testing.assert_allclose(array(bars["x"]), [p for _, p in step.top], rtol=1e-4, atol=1e-6)
-        cross, dec = figs["generation.step_attention"]["data"]
-        record = next(r for r in step.records if r.kind == "cross" and r.layer == 2)
-        np.testing.assert_allclose(array(cross["z"])[:-1], record.weights[:, -1, :], atol=1e-5)
-        assert cross["x"] == position_labels(record.key_tokens)
-        self_record = next(r for r in step.records if r.kind == "decoder" and r.layer == 2)
-        np.testing.assert_allclose(array(dec["z"])[:-1], self_record.weights[:, -1, :], atol=1e-5)
-        assert array(dec["z"]).shape == (network.n_heads + 1, t + 1)     # the prefix grows by one per step
-        shown.append(array(cross["z"]))
-    assert not np.allclose(shown[0], shown[1])          # the slider changed the row on show
-    # Section 1: the cross-attention of the generated target, marked where generation begins.
-    figs = apptest.charts(at)
+        assert_step_canvas(at, step, "cross", 2)
+        header, _ = apptest.canvas(at, "generation.step.canvas")
+        assert header["rows"] == t + 1                   # the prefix grows by one per step
+    # Section 1: the cross-attention of the generated target, every layer × head, the generated
+    # rows flagged (bold, under a dashed line in the browser)
     trace = network.trace(text)
-    grid_lines = [s for s in figs["generation.cross_grid"]["layout"]["shapes"] if s["type"] == "line"]
-    assert grid_lines and figs["generation.cross_grid"]["layout"]["xaxis"]["ticktext"][-1] == "mean"
-    mean = figs["generation.cross_mean"]
-    np.testing.assert_allclose(array(mean["data"][0]["z"]), trace.get("cross", 2).weights.mean(0), atol=1e-5)
-    assert mean["layout"]["yaxis"]["ticktext"] == token_labels(trace.decoder_tokens)
-    assert {s["y0"] for s in mean["layout"]["shapes"]} == {trace.generated_from - 0.5}
+    header, arrays = apptest.canvas(at, "generation.canvas")
+    apptest.assert_canvas_is_record(header, arrays, trace.get("cross", 2))
+    assert header["overview"]["layers"] == [0, 1, 2]
+    generated = [bool(f & GENERATED) for f in arrays["query_flags"]]
+    assert generated == [i >= trace.generated_from for i in range(len(trace.decoder_tokens))]
 
 
 def test_teacher_forcing_shows_predictions_beside_the_given_target():
@@ -251,7 +195,7 @@ def test_teacher_forcing_shows_predictions_beside_the_given_target():
     assert_clean(at)
     assert at.radio(key="w.decoder_input").value == "teacher"      # a typed target asks for it
     figs = apptest.charts(at)
-    assert set(figs) == {"generation.cross_grid", "generation.cross_mean", "generation.teacher"}
+    assert set(figs) == {"generation.teacher"} and list(apptest.canvases(at)) == ["generation.canvas"]
     trace = network.trace(text, target)
     heat = figs["generation.teacher"]["data"][0]
     assert heat["text"][0] == ["&lt;bos&gt;", "c", "b", "x"]
@@ -262,15 +206,15 @@ def test_teacher_forcing_shows_predictions_beside_the_given_target():
     assert differs[2]                                   # the model reverses "abc": it predicts "a", not "x"
     assert list(array(heat["z"])[2]) == [2 if d else 1 for d in differs]
     # The given target is drawn, unmarked (nothing was generated).
-    assert figs["generation.cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(["<bos>", *target])
-    assert not figs["generation.cross_mean"]["layout"].get("shapes")
+    header, arrays = apptest.canvas(at, "generation.canvas")
+    assert header["query_tokens"] == ["<bos>", *target] and not any(f & GENERATED for f in arrays["query_flags"])
     # Free generation ignores the typed target: the model's own output, marked, and the steps.
     at.radio(key="w.decoder_input").set_value("free").run()
     assert_clean(at)
-    figs = apptest.charts(at)
-    assert set(figs) == {"generation.cross_grid", "generation.cross_mean", "generation.step_prediction", "generation.step_attention"}
-    assert figs["generation.cross_mean"]["layout"]["yaxis"]["ticktext"] == token_labels(network.trace(text).decoder_tokens)
-    assert figs["generation.cross_mean"]["layout"]["shapes"]
+    assert set(apptest.charts(at)) == {"generation.step_prediction"}
+    assert list(apptest.canvases(at)) == ["generation.canvas", "generation.step.canvas"]
+    header, arrays = apptest.canvas(at, "generation.canvas")
+    assert header["query_tokens"] == network.trace(text).decoder_tokens and any(f & GENERATED for f in arrays["query_flags"])
 
 
 def test_chinese_interface_explains_both_modes():

@@ -8,7 +8,7 @@ import model
 from model import Intervention
 from model.trace import AttentionRecord
 from viz import intervene as vi
-from tests.apptest import array, assert_clean, canvas, canvas_values, chart, charts, param, spec, start
+from tests.apptest import array, assert_clean, canvas, canvas_values, chart, charts, param, pictures, spec, start
 from tests.invariants import hand_record
 from viz.canvas import compare_payload, unpack
 
@@ -143,7 +143,7 @@ def test_every_model_shows_what_changed(name):
 def test_nothing_chosen_asks_for_a_choice():
     at = start(page="intervene", model="toy-seq2seq")
     assert_clean(at)
-    assert not at.get("plotly_chart")
+    assert not pictures(at)
     assert any("Choose heads" in info.value for info in at.info)
 
 

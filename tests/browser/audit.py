@@ -162,7 +162,8 @@ ALLOWED_WORDS = {
     "ReLU", "GELU", "SiLU", "SwiGLU", "RMSNorm", "LayerNorm", "FFN", "logits", "Transformer", "BERT", "GPT", "PNG",
     "CSV", "npz", "URL", "Python", "ASCII", "CPU", "GPU", "CUDA", "Hugging", "Face", "WordPiece", "BPE", "English", "max", "exp",
     "bos", "eos", "pad", "unk", "CLS", "SEP", "MASK", "mask", "px", "float32", "Sublayer", "Norm", "CrossAttention",
-    "enc", "out", "Z", "x", "h", "mean_h", "ij", "logit", "d_head", "q_d", "k_d",
+    "enc", "out", "Z", "x", "h", "mean_h", "ij", "logit", "d_head", "q_d", "k_d", "HTML", "Esc",
+    "rollout", "Abnar", "Zuidema",      # the method's name as the source text writes it, and its authors
 }
 
 

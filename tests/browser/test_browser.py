@@ -68,15 +68,15 @@ def canvas(page):
 
 
 def wait_for_explore(page, timeout_s: float = 120) -> None:
-    """Until Explore's overview chart has painted, the canvas has painted once, and Streamlit no
+    """Until Explore's canvas (the overview and the head) has painted once and Streamlit no
     longer runs the script."""
-    wait_for_charts(page, 1, timeout_s)
     expect(canvas(page)).not_to_have_attribute("data-paint", "0", timeout=timeout_s * 1000)
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout_s * 1000)
 
 
 def canvas_colours(page) -> int:
     """How many distinct colours the canvas's matrix has painted (a blank canvas has one, or none)."""
-    return canvas(page).locator(".aec-matrix").evaluate("""c => {
+    return canvas(page).first.locator(".aec-matrix").evaluate("""c => {
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, seen = new Set();
         for (let i = 0; i < d.length; i += 4) if (d[i + 3]) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
         return seen.size; }""")
@@ -97,11 +97,14 @@ def url_has(page, name: str, value: str, timeout_s: float = 60) -> None:
                            timeout=timeout_s * 1000)
 
 
-def test_default_page_paints_the_overview_image_and_the_heatmap(page, errors, sent):
+def overview_picture(page) -> str:
+    """The canvas overview's tiles as a PNG data URL (what is painted, not the outline on top)."""
+    return canvas(page).locator(".aec-ov").evaluate("c => c.toDataURL()")
+
+
+def test_default_page_paints_the_overview_and_the_head(page, errors, sent):
     wait_for_explore(page)
-    assert page.locator(".js-plotly-plot").count() == 1, "the overview is the page's one plotly chart"
-    # trace layers only
-    assert page.locator(".js-plotly-plot .overplot .imagelayer image").count() == 1, "the overview is one image"
+    assert page.locator(".js-plotly-plot").count() == 0, "Explore's pictures are the canvas's, not plotly's"
     detail = canvas(page)
     assert detail.count() == 1
     assert (detail.get_attribute("data-kind"), detail.get_attribute("data-layer"),
@@ -109,25 +112,41 @@ def test_default_page_paints_the_overview_image_and_the_heatmap(page, errors, se
     assert canvas_colours(page) > 20, "the head's matrix is painted, not blank"
     expect(detail.locator(".aec-title")).to_have_text(
         "Encoder–decoder (cross) attention · layer 2 · head 1 · softmax weights α")
+    # the overview: every layer × head, painted (three layers of four heads for toy-seq2seq)
+    expect(detail.locator(".aec-ov-title")).to_contain_text("every layer × head")
+    assert detail.locator(".aec-ov-ylabels span").all_inner_texts() == ["layer 0", "layer 1", "layer 2"]
+    colours = detail.locator(".aec-ov").evaluate("""c => {
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, seen = new Set();
+        for (let i = 0; i < d.length; i += 4) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+        return seen.size; }""")
+    assert colours > 20, "the overview's tiles are painted, not blank"
     assert page.get_by_text("Generated output").count() == 1
     screenshot(page, "default")
 
-    # the head picker is the canvas's own: it repaints in the browser, the overview is untouched
-    overview = page.locator(".js-plotly-plot")
-    image = overview.locator(".overplot .imagelayer image").get_attribute("href")
-    overview.evaluate("e => { e.__before_head = true; }")
+    # another head of this layer, from the canvas's buttons: the overview keeps its picture
+    # (only its outline moves), nothing goes to the server
+    before = overview_picture(page)
     wait_until_idle(page)
     frames = len(sent)
     click_head(page, "2")
     expect(detail.locator(".aec-title")).to_have_text(
         "Encoder–decoder (cross) attention · layer 2 · head 2 · softmax weights α")
     url_has(page, "head", "2", timeout_s=30)
-    wait_until_idle(page)
     assert len(sent) == frames, f"{len(sent) - frames} messages went to the server (a rerun) for a head"
-    # still exactly one chart, the same element with the same picture, and one canvas
-    assert overview.count() == 1 and canvas(page).count() == 1
-    assert overview.evaluate("e => e.__before_head === true"), "the overview was redrawn"
-    assert overview.locator(".overplot .imagelayer image").get_attribute("href") == image
+    assert overview_picture(page) == before and canvas(page).count() == 1
+    # a stage changes the overview too, in the browser
+    detail.locator(".aec-stages button[data-stage='scores']").click()
+    expect(detail.locator(".aec-ov-title")).to_contain_text("raw scores")
+    assert overview_picture(page) != before
+    assert len(sent) == frames
+    # a tile of another layer asks for that layer (a rerun) and opens it on that head
+    tile = detail.locator(".aec-ov-overlay")
+    box = tile.bounding_box()
+    tile.click(position={"x": box["width"] * (3.5 / 4), "y": box["height"] * (0.5 / 3)})     # layer 0, head 3
+    expect(detail).to_have_attribute("data-layer", "0", timeout=60_000)
+    expect(detail).to_have_attribute("data-head", "3")
+    wait_until_idle(page)
+    assert checked(page, "Layer") == "0" and detail.get_attribute("data-stage") == "scores"
     assert errors == []
 
 
@@ -211,13 +230,13 @@ def watch(page, errors: list) -> None:
 
 
 PAGE_CHARTS = {  # page -> (query beyond the page, the least number of charts it paints)
-    "explore": ("model=toy-gpt", 1), "anatomy": ("model=toy-seq2seq", 2),
-    "generation": ("model=toy-seq2seq", 2), "worked-example": ("model=toy-seq2seq", 1),
+    "explore": ("model=toy-gpt", 0), "anatomy": ("model=toy-seq2seq", 2),
+    "generation": ("model=toy-seq2seq", 1), "worked-example": ("model=toy-seq2seq", 1),
     "aggregates": ("model=toy-bert", 2),
     # Intervene draws nothing until something is switched off: switch off one head.
     "intervene": ("model=toy-gpt&heads_off=decoder.0.1", 1),
 }
-PAGE_CANVASES = {"explore", "anatomy", "intervene"}    # pages that paint an attention canvas besides their charts
+PAGE_CANVASES = {"explore", "anatomy", "intervene", "generation"}    # pages that paint an attention canvas besides their charts
 
 
 @pytest.mark.parametrize("name", list(PAGE_CHARTS))
@@ -228,8 +247,8 @@ def test_every_page_paints(server, browser, errors, name):
     query, charts = PAGE_CHARTS[name]
     page.goto(f"{server}{path_of(name)}?{query}")
     wait_for_charts(page, charts)
-    if name in PAGE_CANVASES:
-        expect(canvas(page)).not_to_have_attribute("data-paint", "0", timeout=120_000)
+    if name in PAGE_CANVASES:     # (Generation has two: the target's, and the step's)
+        expect(canvas(page).first).not_to_have_attribute("data-paint", "0", timeout=120_000)
         assert canvas_colours(page) > 20, "the canvas's matrix is blank"
     assert page.locator("[data-testid=stException]").count() == 0
     screenshot(page, f"page-{name}")
@@ -238,8 +257,8 @@ def test_every_page_paints(server, browser, errors, name):
 
 
 def test_downloads_give_png_html_and_the_trace(page, errors, tmp_path):
-    """The canvas's PNG button gives a PNG of the head (made in the browser); the overview's
-    buttons give standalone HTML and a server-made PNG; one more gives the .npz."""
+    """The canvas's PNG button gives a PNG of the head (made in the browser); the page's buttons
+    give the canvas as a standalone HTML page and the trace as .npz."""
     wait_for_explore(page)
     detail = canvas(page)
     matrix = detail.locator(".aec-matrix").bounding_box()
@@ -258,24 +277,13 @@ def test_downloads_give_png_html_and_the_trace(page, errors, tmp_path):
     colours = picture.convert("RGB").getcolors(maxcolors=width * height)
     assert len(colours) > 20, "the matrix's colours, not a blank picture"
 
-    # the overview's buttons: the canvas exports itself, so they are the page's only ones
-    assert page.get_by_role("button", name="Figure as HTML").count() == 1
+    # the canvas as a page of its own (tests/browser/test_canvas.py opens it offline)
     with page.expect_download(timeout=60_000) as html:
-        page.get_by_role("button", name="Figure as HTML").click()
-    assert html.value.suggested_filename == "attention-cross-all-heads-weights.html"
+        page.get_by_text("⬇ HTML", exact=False).click()
+    assert html.value.suggested_filename == "attention-cross-layer2.html"
     text = html.value.path().read_text(encoding="utf-8")
-    # the overview's title, "cross attention · all layers × heads · ..." (JSON escapes the · and ×)
-    assert "<html" in text and "Plotly.newPlot" in text and "cross attention" in text and "all layers" in text
-    # plotly.js itself is inside (megabytes), not fetched from a CDN: the file opens offline
-    assert len(text) > 1_000_000 and '<script src="http' not in text
-
-    # server-side PNG through plotly's own export (Kaleido driving Debian's Chromium)
-    assert page.get_by_role("button", name="Figure as PNG").count() == 1
-    with page.expect_download(timeout=120_000) as server_png:
-        page.get_by_role("button", name="Figure as PNG").click()
-    assert server_png.value.suggested_filename == "attention-cross-all-heads-weights.png"
-    image = Image.open(server_png.value.path())
-    assert image.format == "PNG" and image.size[0] >= 1000, image.size
+    # everything inside: no script or style fetched from the server or elsewhere
+    assert "<html" in text and "<script src=" not in text and "_stcore" not in text and '<link rel="stylesheet"' not in text
 
     with page.expect_download(timeout=60_000) as npz:
         page.get_by_role("button", name="Download the trace (.npz: every record of this input)").click()
@@ -295,7 +303,7 @@ def page_markers(lang: str = "en") -> dict:
         entry.render                    # the page's module registers its strings on import
     from ui.i18n import TEXTS
     t = TEXTS[lang]
-    only = {"explore": "overview.title", "anatomy": "anatomy.pipeline.title", "block": "block.control.kind",
+    only = {"explore": "canvas.download.html", "anatomy": "anatomy.pipeline.title", "block": "block.control.kind",
             "generation": "generation.mode",
             "worked-example": "worked.seed", "aggregates": "agg.pick", "intervene": "int.heads"}
     return {entry.id: (t[entry.title_key], t[only[entry.id]][:16]) for entry in registry.PAGES}

@@ -152,7 +152,7 @@ def test_hover_shows_the_tokens_and_the_exact_value(server, browser, record_of):
     tab = Tab(browser, f"{server}/?model={MODEL}")
     record = record_of(MODEL, TEXT, "cross", 2)
     tab.page.mouse.move(*tab.cell_point(5, 14))
-    tip = tab.page.locator(f"{CANVAS} .aec-tip")
+    tip = tab.page.locator(f"{CANVAS} .aec-stack > .aec-tip")     # the matrix's, not the overview's
     tip.wait_for(state="visible")
     text = tip.inner_text()
     shown = {" ": "␣"}
@@ -293,3 +293,36 @@ def test_intervene_compares_before_and_after_in_the_browser(server, browser, rec
     assert "stage" not in tab.query()            # a comparison's view is not a stage of the link
     assert tab.sent == sent, "switching the comparison's views sent a message to the server (a rerun)"
     tab.close()
+
+
+def test_the_canvas_downloads_as_a_page_that_works_offline(server, browser, tmp_path, record_of):
+    """Explore's HTML download: the canvas, its data inside, opened from disk with no server and
+    no network: it paints, switches heads and derives a clicked cell with the record's numbers."""
+    tab = Tab(browser, f"{server}/?model={MODEL}")
+    with tab.page.expect_download() as download:
+        tab.page.get_by_text("⬇ HTML", exact=False).click()
+    path = tmp_path / "canvas.html"
+    download.value.save_as(path)
+    tab.close()
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    requests, errors = [], []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(path.as_uri())
+    canvas = page.locator(CANVAS)
+    expect(canvas).not_to_have_attribute("data-paint", "0", timeout=30_000)
+    assert (canvas.get_attribute("data-kind"), canvas.get_attribute("data-layer")) == ("cross", "2")
+    page.locator(f"{CANVAS} .aec-heads button[data-head='3']").click()
+    expect(canvas).to_have_attribute("data-head", "3")
+    overlay = page.locator(f"{CANVAS} .aec-overlay")
+    box = overlay.bounding_box()
+    rows, cols = int(canvas.get_attribute("data-rows")), int(canvas.get_attribute("data-cols"))
+    page.mouse.click(box["x"] + 7.5 * box["width"] / cols, box["y"] + 2.5 * box["height"] / rows)
+    derivation = page.locator(DERIVATION)
+    expect(derivation).to_have_attribute("data-row", "2")
+    record = record_of(MODEL, TEXT, "cross", 2)
+    assert float(derivation.get_attribute("data-weight")) == pytest.approx(record.weights[3, 2, 7], abs=1e-5)
+    assert page.url == path.as_uri()                       # the file's address is left alone
+    assert all(url.startswith(("file:", "blob:", "data:")) for url in requests), requests
+    assert not errors, errors
+    page.close()

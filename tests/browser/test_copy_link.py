@@ -4,7 +4,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.apptest import wait_for_charts
+from tests.apptest import wait_for_pictures
 
 pytestmark = pytest.mark.browser
 
@@ -18,13 +18,13 @@ def test_copy_link_copies_a_link_that_reopens_the_view(server, browser):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
     page = context.new_page()
     page.goto(f"{server}/generation?model=toy-gpt&text={quote('the cat sat')}&new_tokens=5")
-    wait_for_charts(page, 2)
+    wait_for_pictures(page, 2)
     slider = page.locator("[data-testid=stMain] [data-testid=stSlider] input[type=range]").first
     slider.focus()
     for _ in range(3):
         slider.press("ArrowRight")
     page.wait_for_function("location.search.includes('step=3')", timeout=60_000)
-    wait_for_charts(page, 2)
+    wait_for_pictures(page, 2)
 
     page.get_by_role("button", name="Copy link to this view").click()
     page.get_by_text("Copied:").wait_for(timeout=10_000)
@@ -33,7 +33,7 @@ def test_copy_link_copies_a_link_that_reopens_the_view(server, browser):
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     fresh.goto(copied)
-    wait_for_charts(fresh, 2)
+    wait_for_pictures(fresh, 2)
     assert step_shown(fresh) == "3"
     assert fresh.url == copied
     fresh.context.close()

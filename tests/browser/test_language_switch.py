@@ -5,9 +5,9 @@ Before the fix, a click on 中文 left the sidebar English, emptied the Attentio
 (Streamlit keeps a radio's state as its option's *label*, which no longer matched once translated)
 and, a click later, put the training snapshot back to "untrained" (the model's output became noise).
 
-The head is chosen in Explore's attention canvas (ui/canvas.py: a component in a shadow root;
-Playwright's locators pierce it), in the browser, with no rerun: the server hears of it when the
-person next clicks outside the canvas (here: the page list).
+Head and stage are chosen in Explore's attention canvas (ui/canvas.py: a component in a shadow
+root; Playwright's locators pierce it), in the browser, with no rerun: the server hears of them
+after a pause.
 """
 import re
 from urllib.parse import quote
@@ -30,8 +30,8 @@ def page(server, browser):
     page.on("pageerror", lambda error: errors.append(str(error)))
     # encoder self-attention, not the model's first view (cross): the test clicks its way there
     page.goto(f"{server}/?model=toy-seq2seq&text={quote(TEXT)}&kind=encoder&layer=0&head=0")
-    wait_for_charts(page, 1)
     expect(canvas(page)).not_to_have_attribute("data-paint", "0", timeout=120_000)
+    wait_until_idle(page)
     yield page
     context.close()
     assert errors == []
@@ -52,6 +52,14 @@ def canvas_click(page, head: str, url_has: str) -> None:
     expect(canvas(page)).to_have_attribute("data-head", head)
     expect(canvas(page)).not_to_have_attribute("data-paint", before)
     page.wait_for_function(f"(location.pathname + location.search).includes({url_has!r})", timeout=60_000)
+
+
+def canvas_stage(page, stage: str) -> None:
+    """A click on the canvas's stage button: until it has repainted with that stage."""
+    before = canvas(page).get_attribute("data-paint")
+    canvas(page).locator(f".aec-stages button[data-stage='{stage}']").click()
+    expect(canvas(page)).to_have_attribute("data-stage", stage)
+    expect(canvas(page)).not_to_have_attribute("data-paint", before)
 
 
 def assert_canvas_reads(page, title: str, head: str, stage: str, stages: list[str], mean: str) -> None:
@@ -88,7 +96,6 @@ def sidebar_click(page, text: str, url_has: str) -> None:
 def settle(page, url_has: str) -> None:
     """Until the address bar shows the change and the run that drew it has ended."""
     page.wait_for_function(f"(location.pathname + location.search).includes({url_has!r})", timeout=60_000)
-    wait_for_charts(page, 1)
     wait_until_idle(page)
 
 
@@ -102,7 +109,7 @@ def output(page) -> str:
 
 def test_switching_to_chinese_and_back_keeps_every_choice(page):
     click(page, "Attention", "Encoder–decoder (cross) attention", "kind=cross")
-    click(page, "Stage", "scaled (× scale)", "stage=scaled")
+    canvas_stage(page, "scaled")
     answer = output(page)
     assert answer == "dlrow olleh"
 
@@ -112,7 +119,6 @@ def test_switching_to_chinese_and_back_keeps_every_choice(page):
         expect(sidebar).to_contain_text(label, timeout=30_000)
     assert "Training progress" not in sidebar_text(page)
     assert_chosen(page, "注意力", "编码器-解码器注意力")
-    assert_chosen(page, "阶段", "缩放后（× 缩放因子）")
     # the canvas too: the same kind, layer, head and stage, its words in Chinese
     stages = [canvas(page).locator(".aec-stages button").nth(i).get_attribute("data-stage")
               for i in range(canvas(page).locator(".aec-stages button").count())]
@@ -127,13 +133,11 @@ def test_switching_to_chinese_and_back_keeps_every_choice(page):
     expect(canvas(page).locator(".aec-ytitle")).not_to_have_text(re.compile(r"[A-Za-z]{3}"))
 
     # two more clicks after the switch: each sticks, nothing else moves
-    click(page, "阶段", "softmax 权重 α", "lang=zh")
-    expect(canvas(page)).to_have_attribute("data-stage", "weights", timeout=30_000)
+    canvas_stage(page, "weights")
     # the canvas writes the stage into the address bar itself, the default "weights" included
     page.wait_for_function("!location.search.includes('stage=scaled')", timeout=60_000)
     canvas_click(page, "2", "head=2")
     assert_chosen(page, "注意力", "编码器-解码器注意力")
-    assert_chosen(page, "阶段", "softmax 权重 α")
     assert (canvas(page).get_attribute("data-head"), canvas(page).get_attribute("data-stage")) == ("2", "weights")
     assert_canvas_reads(page, "编码器-解码器注意力 · 第 0 层 · 头 2 · softmax 权重 α", "头", "阶段", zh, "平均")
     expect(canvas(page).locator(".aec-heads button[data-head='2']")).to_have_attribute("aria-pressed", "true")

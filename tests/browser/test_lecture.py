@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from tests import ROOT
-from tests.apptest import wait_for_charts, wait_until_idle
+from tests.apptest import wait_for_charts, wait_for_pictures, wait_until_idle
 from model.training.tasks import TASKS
 from tests.browser import audit
 
@@ -48,7 +48,7 @@ class Lecture:
     def settle(self, condition: str) -> None:
         """Until the JS `condition` (over location) holds and the run that drew it has ended."""
         self.page.wait_for_function(condition, timeout=90_000)
-        wait_for_charts(self.page, 1)
+        wait_for_pictures(self.page, 1)
         wait_until_idle(self.page)
 
     # ---- what the lecturer does -----------------------------------------------------------------
@@ -85,7 +85,7 @@ class Lecture:
 
     # ---- what it checks ----------------------------------------------------------------------------
     def stop(self, name: str, expected: dict, chinese: bool = True,
-             picture: str = "[data-testid=stMain] .js-plotly-plot") -> list[dict]:
+             picture: str = "[data-testid=stMain] .js-plotly-plot, [data-testid=stMain] [data-testid^=stBidiComponent]") -> list[dict]:
         """Screenshot, then: the view (query values expected, None = absent), the text audit, the
         first chart on the first screen."""
         self.stops += 1
@@ -152,7 +152,7 @@ def test_a_lecture_in_chinese(server, browser):
     lecture.stop("cross-attention", {"model": MODEL, "lang": "zh", "kind": "cross"})
     assert lecture.output() == answer
     lecture.sidebar_click("生成", "location.pathname === '/generation'")
-    lecture.stop("generation", {"model": MODEL, "lang": "zh", "kind": "cross"})
+    lecture.stop("generation", {"model": MODEL, "lang": "zh", "kind": "cross"}, picture=CANVAS_HOST)
 
     # 6. Pre-training: the same view at the earliest snapshot (the slider, from the keyboard).
     lecture.open_sidebar()
@@ -174,12 +174,13 @@ def test_a_lecture_in_chinese(server, browser):
 
 
 PLOT = "[data-testid=stMain] .js-plotly-plot"
+CANVAS_HOST = "[data-testid=stMain] [data-testid^=stBidiComponent]"    # the attention canvas's host
 
 
 @pytest.mark.parametrize("name,link,picture", [
     # Head anatomy's picture is its attention canvas (the host of the component's shadow root)
-    ("anatomy", "/anatomy?model=toy-gpt", "[data-testid=stMain] [data-testid^=stBidiComponent]"),
-    ("aggregates", "/aggregates?model=minilm", PLOT),
+    ("anatomy", "/anatomy?model=toy-gpt", CANVAS_HOST),
+    ("aggregates", "/aggregates?model=minilm", CANVAS_HOST),
     # Intervene's result is the output before and after, side by side above its charts
     ("intervene", "/intervene?model=toy-bert&heads_off=encoder.0.0",
      "[data-testid=stMain] [data-testid=stHorizontalBlock] [data-testid=stCode]"),

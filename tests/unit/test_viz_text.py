@@ -209,8 +209,6 @@ def _figures():
     """(name, figure, tokens) of every figure viz draws, on hand-made records that reach the
     branches the pages may not: masks, padding, unknown tokens, position bias, long inputs."""
     from model.trace import GenerationStep
-    from analysis import rollout
-    import viz
     from viz import aggregate_figures as agg, anatomy, generation as gen, intervene, worked
     from model.worked_example import worked_example
 
@@ -218,36 +216,20 @@ def _figures():
     cross = hand_record(kind="cross", n_heads=2, query_tokens=["<bos>", "a", "b"], key_tokens=list("xyz"))
     encoder = hand_record(kind="encoder", n_heads=2, query_tokens=list("abcd"))
     long_chars = hand_record(kind="encoder", n_heads=1, d_head=2, query_tokens=CHARS)
-    long_words = hand_record(kind="decoder", causal=True, n_heads=1, d_head=2, query_tokens=WORDS)
     layers = [hand_record(kind="encoder", layer=i, seed=i, query_tokens=list("abcd")) for i in range(4)]
     shifted = [hand_record(kind="encoder", layer=i, seed=i + 10, query_tokens=list("abcd")) for i in range(4)]
-    unknown = ([False, True, False], [True, False, False])
     step = GenerationStep(index=2, token="c", token_id=3, top=[("c", 0.6), ("d", 0.3)],
                           records=[hand_record(kind="decoder", causal=True, query_tokens=list("ab"), layer=0),
                                    hand_record(kind="cross", query_tokens=list("ab"), key_tokens=list("xyz"), layer=0)])
     ex = worked_example(0, causal=True, n_heads=2)
     titles = worked.panel_titles(ZH)
-    yield "heatmap", viz.head_heatmap(causal, 1, "masked", unknown=((False,) * 5, (True,) + (False,) * 4), t=ZH)
-    yield "heatmap.mean", viz.head_heatmap(cross, "mean", "weights", unknown=unknown, t=ZH)
-    for stage in viz.MATRIX_VIEWS:
-        yield f"heatmap.{stage}", viz.head_heatmap(causal, 0, stage, t=ZH)
-    yield "heatmap.long_chars", viz.head_heatmap(long_chars, 0, t=ZH)
-    yield "heatmap.long_words", viz.head_heatmap(long_words, 0, t=ZH)
-    yield "overview", viz.overview_image([long_words], "weights", t=ZH)
-    yield "overview.scores", viz.overview_image(layers, "scores", t=ZH)
-    yield "agg.mean", agg.mean_heads_figure(layers, t=ZH)
-    yield "agg.mean.long", agg.mean_heads_figure([long_chars], t=ZH)
-    yield "agg.rollout", agg.rollout_figure(rollout([long_words]), WORDS, t=ZH)
-    yield "agg.rollout_row", agg.rollout_row_figure(rollout(layers), list("abcd"), 1, t=ZH)
     yield "agg.entropy", agg.entropy_figure(layers, t=ZH)
     yield "agg.distance", agg.distance_figure([cross], t=ZH)
+    yield "anatomy.qkv.long", anatomy.qkv_figure(long_chars, 0, t=ZH)
     for record in (causal, encoder):
         yield "anatomy.qkv", anatomy.qkv_figure(record, 0, 1, 2, t=ZH)
         yield "anatomy.headview", anatomy.head_view_figure(record, [0, 1], t=ZH)
-    yield "gen.cross_grid", gen.cross_grid(cross, generated_from=1, t=ZH)
-    yield "gen.cross_mean", gen.cross_mean_heatmap(cross, generated_from=1, t=ZH)
     yield "gen.step", gen.step_prediction_figure(step, t=ZH)
-    yield "gen.step_attention", gen.step_attention_figure(step, 0, t=ZH)
     yield "gen.teacher", gen.teacher_forcing_figure(list("<ab"), list("abc"), [[("a", 0.9)], [("x", 0.5)], [("c", 1.0)]], t=ZH)
     yield "int.summary", intervene.change_summary_figure(layers, shifted, [("encoder", 0, 1)], t=ZH)
     yield "worked.qkv", worked.panels_figure(worked.projection_panels(ex, titles), t=ZH)
@@ -268,7 +250,7 @@ def test_every_figure_drawn_in_chinese_shows_no_english_word():
 
 def test_english_stays_the_default_and_the_same_figure():
     """t defaults to English: a figure drawn without t is the one drawn with English's t."""
-    import viz
-    record = hand_record(kind="decoder", causal=True)
-    assert viz.head_heatmap(record, 0).to_json() == viz.head_heatmap(record, 0, t=vt.translator("en")).to_json()
-    assert viz.head_heatmap(record, 0).layout.title.text.startswith("decoder attention · layer 0 · head 0")
+    from viz import aggregate_figures as agg
+    records = [hand_record(kind="decoder", causal=True)]
+    assert agg.entropy_figure(records).to_json() == agg.entropy_figure(records, t=vt.translator("en")).to_json()
+    assert agg.entropy_figure(records).layout.title.text.startswith("decoder attention")

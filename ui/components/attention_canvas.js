@@ -81,26 +81,31 @@ class Numbers {
   weights(head) {
     let out = this.weightCache.get(head);
     if (out) return out;
-    const { R, C } = this, s = this.scores(head), scale = this.h.scale;
+    const { R, C } = this, s = this.scores(head), scale = this.h.scale, allowed = this.a.allowed;
+    const bias = this.a.bias, off = head * R * C;
     out = new Float32Array(R * C);
     const row = new Float64Array(C);
-    for (let i = 0; i < R; i++) {
+    for (let i = 0; i < R; i++) {   // per row: only its allowed cells, no per-cell method calls
+      const base = i * C;
       let max = -Infinity;
       for (let j = 0; j < C; j++) {
-        if (!this.allowed(i, j)) { row[j] = -Infinity; continue; }
-        row[j] = s[i * C + j] * scale + this.bias(head, i, j);
-        if (row[j] > max) max = row[j];
+        if (allowed[base + j] === 0) continue;
+        const v = s[base + j] * scale + (bias ? bias[off + base + j] : 0);
+        row[j] = v;
+        if (v > max) max = v;
       }
       if (max === -Infinity) continue;      // a row with no key: weight 0 everywhere
       let total = 0;
-      for (let j = 0; j < C; j++) { row[j] = row[j] === -Infinity ? 0 : Math.exp(row[j] - max); total += row[j]; }
-      for (let j = 0; j < C; j++) out[i * C + j] = row[j] / total;
+      for (let j = 0; j < C; j++) if (allowed[base + j] !== 0) { const e = Math.exp(row[j] - max); row[j] = e; total += e; }
+      for (let j = 0; j < C; j++) if (allowed[base + j] !== 0) out[base + j] = row[j] / total;
     }
     this.weightCache.set(head, out);
     return out;
   }
   // The whole [rows*cols] matrix of one stage for a head or the mean of heads.
   matrix(head, stage) {
+    // ready-made matrices (Aggregates): NaN where masked, one per button
+    if (this.h.mode === "matrices") return this.a.m.subarray(head * this.R * this.C, (head + 1) * this.R * this.C);
     if (head === "mean") return this.mean(stage);
     if (stage === "before") return this.before.matrix(head, "weights");
     if (stage === "change") return this.change(head);
@@ -171,6 +176,12 @@ function el(tag, cls, text) {
   return e;
 }
 function template(s, values) { return String(s).replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m)); }
+// English ordinals: 2nd, 3rd, 11th, 21st (the Chinese text writes the bare number)
+function ordinal(n) {
+  const tens = n % 100, ones = n % 10;
+  return `${n}${tens >= 11 && tens <= 13 ? "th" : ["th", "st", "nd", "rd"][ones] || "th"}`;
+}
+function isMatrices(h) { return h.mode === "matrices"; }
 function niceStep(n) {
   const steps = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000];
   return steps.find((s) => s >= n) || Math.ceil(n);
@@ -189,13 +200,14 @@ export default function (component) {
 
 function bindOnce(root) {
   const q = (s) => root.querySelector(s);
-  const matrixCanvas = q(".aec-matrix"), overlay = q(".aec-overlay"), stack = q(".aec-stack"), tip = q(".aec-tip");
+  const matrixCanvas = q(".aec-matrix"), overlay = q(".aec-overlay"), stack = q(".aec-stack"), tip = q(".aec-stack > .aec-tip");   // not .aec-ov-tip (also .aec-tip)
   const ylabels = q(".aec-ylabels"), xlabels = q(".aec-xlabels"), deriv = q(".aec-derivation");
   const ui = { n: null, h: null, head: 0, stage: "weights", cell: null, sel: null, open: false,
                view: null, W: 0, Hpx: 0, paints: 0, hover: null, drag: null };
   root.dataset.paint = "0";
 
   const t = (key, values) => template((ui.h && ui.h.text[key]) || key, values || {});
+  const valueName = () => (isMatrices(ui.h) ? ui.h.values[ui.head] : t(`short.${ui.stage}`));
 
   // -- Telling the server. A choice made here is painted at once and written into the address
   //    bar (a copied link reopens it). Python hears of it as the canvas's "choice" state, sent
@@ -211,24 +223,48 @@ function bindOnce(root) {
     ui.syncTimer = window.setTimeout(() => {
       if (!ui.dirty || !root.isConnected || !ui.setState) return;
       ui.dirty = false;
-      ui.setState("choice", choice());
+      sendWhenIdle(() => choice());
     }, ui.h && ui.h.sync_ms !== undefined ? ui.h.sync_ms : 2000);
+  }
+  // A state sent while Streamlit runs the script interrupts that run and starts another with
+  // the widget states the browser had before it: the canvas sends once no run has been shown
+  // for IDLE_MS. (A radio emptied after a click on 中文 was this and more: ui/context.py
+  // keep_widget_values.)
+  const IDLE_MS = 600;
+  function whenIdle(action, quietSince) {
+    const now = performance.now();
+    if (document.querySelector('[data-testid="stStatusWidget"]')) quietSince = undefined;
+    else if (quietSince === undefined) quietSince = now;
+    if (quietSince === undefined || now - quietSince < IDLE_MS) {
+      window.setTimeout(() => whenIdle(action, quietSince), 150);
+      return;
+    }
+    action();
+  }
+  function sendWhenIdle(value) {
+    window.clearTimeout(ui.sendTimer);
+    whenIdle(() => { if (root.isConnected && ui.setState) ui.setState("choice", value()); });
   }
   function choice() {
     const open = ui.open && ui.cell;
     const stage = ui.h.stage_in_view === false ? null : ui.stage;    // a comparison's view is its own
-    return { head: ui.head, stage, query: open ? ui.cell[0] : null, key: open ? ui.cell[1] : null };
+    const head = ui.h.head_in_view === false ? null : ui.head;        // Aggregates' matrix is its own
+    if (ui.h.cell_in_view === false) return { head, stage };          // Generation's step: its own cell
+    return { head, stage, query: open ? ui.cell[0] : null, key: open ? ui.cell[1] : null };
   }
 
   function writeUrl() {
     // Written as ui/state.to_query writes them: a default (head 0, the weights, cell 0, 0) is
     // left out, or the server's next address would differ and the browser would gain a history
     // entry (Back would then stay on the page).
+    if (ui.h.standalone) return;      // a page of its own (ui/canvas_export.py): no view to keep
     const url = new URL(window.location.href);
     const put = (name, value, fallback) => (value === fallback ? url.searchParams.delete(name) : url.searchParams.set(name, value));
-    put("head", String(ui.head), "0");
+    if (ui.h.head_in_view !== false) put("head", String(ui.head), "0");
     if (ui.h.stage_in_view !== false) put("stage", ui.stage, "weights");
-    if (ui.open && ui.cell && (ui.cell[0] !== 0 || ui.cell[1] !== 0)) {
+    if (ui.h.cell_in_view === false) {
+      // this picture's own cell: the address bar keeps the view's
+    } else if (ui.open && ui.cell && (ui.cell[0] !== 0 || ui.cell[1] !== 0)) {
       url.searchParams.set("query", String(ui.cell[0]));
       url.searchParams.set("key", String(ui.cell[1]));
     } else {
@@ -242,19 +278,17 @@ function bindOnce(root) {
   function layout() {
     const h = ui.h, R = h.rows, C = h.cols;
     const font = h.lecture ? 20 : 13;
-    const probe = el("span", "", "");
-    probe.style.cssText = `position:absolute;visibility:hidden;white-space:pre;font-size:${font}px`;
-    root.appendChild(probe);
+    // Every label is measured (past the 1,000th a label has a 4-digit position: measuring only the
+    // first 400 left "␣hello 1500" wider than its box, cut), on a 2D context: a DOM probe's
+    // offsetWidth forced one layout per label (~65 ms for 800 of them at 2,048 tokens).
+    const measure = document.createElement("canvas").getContext("2d");
+    measure.font = `${font}px ${getComputedStyle(root).fontFamily}`;
     const widest = (tokens, flags) => {
       let w = 0;
-      for (let i = 0; i < tokens.length && i < 400; i++) {
-        probe.textContent = labelText(tokens[i], flags[i]) + ` ${i}`;
-        w = Math.max(w, probe.offsetWidth);
-      }
-      return Math.min(w + 10, h.lecture ? 220 : 170);
+      for (let i = 0; i < tokens.length; i++) w = Math.max(w, measure.measureText(labelText(tokens[i], flags[i]) + ` ${i}`).width);
+      return Math.min(Math.ceil(w) + 10, h.lecture ? 220 : 170);
     };
     const yw = widest(h.query_tokens, ui.n.a.query_flags), xh = widest(h.key_tokens, ui.n.a.key_flags);
-    probe.remove();
     const total = root.clientWidth || 900;
     const derivWidth = total > 1100 ? 400 : 0;          // beside the matrix on a wide page
     const room = Math.max(220, total - yw - 40 - 110 - derivWidth - 24);
@@ -300,10 +334,13 @@ function bindOnce(root) {
 
   function paint() {
     const n = ui.n, R = n.R, C = n.C, stage = ui.stage;
-    const m = n.matrix(ui.head, stage);
-    ui.m = m;
-    const [lo, hi] = range(stage, m);
-    ui.range = [lo, hi];
+    // The matrix and its colour range change with the payload, head or stage, never with a zoom
+    // or a pan: a wheel notch or a drag's move repaints without a new 2048² copy and scan.
+    if (ui.mOf !== n || ui.mKey !== `${ui.head}|${stage}`) {
+      ui.m = n.matrix(ui.head, stage); ui.range = range(stage, ui.m);
+      ui.mOf = n; ui.mKey = `${ui.head}|${stage}`;
+    }
+    const m = ui.m, [lo, hi] = ui.range;
     const lut = SIGNED.has(stage) ? n.a.diverging : n.a.sequential;
     const W = ui.W, H = ui.Hpx, v = ui.view;
     const cw = (v.x1 - v.x0) / W, ch = (v.y1 - v.y0) / H;   // cells per pixel
@@ -339,6 +376,7 @@ function bindOnce(root) {
     matrixCanvas.getContext("2d").putImageData(image, 0, 0);
     ui.pooled = pooled ? [Math.ceil(ch), Math.ceil(cw), useMax] : null;
     labels(); colourBar(lut, lo, hi); titleAndNotes(); drawOverlay(); attributes();
+    if (ui.ov && ui.ovStage !== stage) { ui.ovStage = stage; paintOverview(); } else if (ui.ov) drawOvOverlay();
     requestAnimationFrame(() => { ui.paints += 1; root.dataset.paint = String(ui.paints); });
   }
 
@@ -358,11 +396,26 @@ function bindOnce(root) {
       const per = pixels / (to - from);                 // pixels per token
       const step = niceStep(Math.ceil(line / per));
       const first = Math.ceil(from / step) * step;
+      const shown = [];                                  // [token index, centre in px]
       for (let i = first; i < Math.min(tokens.length, Math.ceil(to)); i += step) {
+        const at = (i + 0.5 - from) * per;
+        if (at >= 0 && at <= pixels) shown.push([i, at]);
+      }
+      // Centred on its cell, an end label's half would stick out past the box and be cut: it is
+      // moved inside (the first token, "<bos> 0", stays named), and the label next to it is left
+      // out if that brings the two closer than a line.
+      const half = font / 2, last = () => shown.length - 1;
+      if (shown.length && shown[0][1] < half) {
+        shown[0][1] = half;
+        if (shown.length > 1 && shown[1][1] - half < line) shown.splice(1, 1);
+      }
+      if (shown.length && shown[last()][1] > pixels - half) {
+        shown[last()][1] = pixels - half;
+        if (last() > 0 && shown[last()][1] - shown[last() - 1][1] < line) shown.splice(last() - 1, 1);
+      }
+      for (const [i, at] of shown) {
         const s = el("span", tokenClass(flags[i]), `${labelText(tokens[i], flags[i])} ${i}`);
         s.dataset.index = String(i);
-        const at = (i + 0.5 - from) * per;
-        if (at < 0 || at > pixels) continue;
         if (vertical) s.style.left = `${at}px`; else s.style.top = `${at}px`;
         box.appendChild(s);
       }
@@ -389,20 +442,22 @@ function bindOnce(root) {
       s.style.top = `${(1 - (value - lo) / (hi - lo)) * (H - 1)}px`;
       ticks.appendChild(s);
     }
-    q(".aec-bartitle").textContent = t(`short.${ui.stage}`);
+    q(".aec-bartitle").textContent = valueName();
   }
 
   function titleAndNotes() {
     const h = ui.h;
     const head = ui.head === "mean" ? t("head.mean") : t("head.n", { head: ui.head });
-    q(".aec-title").textContent = [t(`kind.${h.kind}`), t("layer.n", { layer: h.layer }), head, t(`stage.${ui.stage}`)].join(" · ");
+    q(".aec-title").textContent = isMatrices(h) ? [h.title, h.names[ui.head]].join(" · ")
+      : [t(`kind.${h.kind}`), t("layer.n", { layer: h.layer }), head, t(`stage.${ui.stage}`)].join(" · ");
     const notes = q(".aec-notes");
     notes.replaceChildren();
     const add = (text) => notes.appendChild(el("div", "", text));
     if (ui.stage === "biased" && !ui.n.a.bias) add(t("note.no_bias"));
     if (ui.n.before) add(t(ui.stage === "change" ? "note.change" : "note.same_scale"));
     if (ui.n.before && ui.head !== "mean" && (h.heads_off || []).includes(ui.head)) add(t("note.head_off"));
-    if (ui.n.a.allowed.some((a) => a === 0)) add(t("note.hatched"));
+    if (ui.n.masked === undefined) ui.n.masked = ui.n.a.allowed.includes(0);   // once per payload, not per paint
+    if (ui.n.masked) add(t("note.hatched"));
     else if (ui.stage === "mask") add(t("note.no_mask"));   // one flat colour would read as a value
     // what the labels' marks mean, for the marks this input has
     const marks = [...ui.n.a.query_flags, ...ui.n.a.key_flags].reduce((a, f) => a | f, 0);
@@ -415,11 +470,166 @@ function bindOnce(root) {
       add(t("note.zoomed", { r0: Math.floor(v.y0), r1: Math.ceil(v.y1) - 1, c0: Math.floor(v.x0), c1: Math.ceil(v.x1) - 1 }));
     }
     add(ui.open ? t("note.keys_open") : t("note.keys"));
-    if (ui.rowStep > 1 || ui.colStep > 1) add(t("note.thinned", { rows: ui.rowStep, cols: ui.colStep }));
+    if (ui.rowStep > 1 || ui.colStep > 1) {
+      add(t("note.thinned", { rows: ui.rowStep, cols: ui.colStep, rows_nth: ordinal(ui.rowStep), cols_nth: ordinal(ui.colStep) }));
+    }
     q(".aec-reset").textContent = t("reset");
     q(".aec-png").textContent = t("png");
     q(".aec-reset").hidden = !(v.x0 > 0 || v.y0 > 0 || v.x1 < ui.n.C || v.y1 < ui.n.R);
   }
+
+  // -- the overview: every layer × head of this kind, uint8 tiles (viz/canvas.overview_payload_part)
+  //    A tile of another layer is approximate (pooled, coded in 255 steps); a click on it asks
+  //    Python for that layer (a rerun: its q, k and v are not here), a click on one of this
+  //    layer's tiles switches the head at once.
+  const ovBox = q(".aec-overview"), ovCanvas = q(".aec-ov"), ovOverlay = q(".aec-ov-overlay"), ovTip = q(".aec-ov-tip");
+  const OV_GAP = 6;
+
+  function ovLayout() {
+    const o = ui.ov, H = o.heads, L = o.layers.length, font = ui.font;
+    const labelW = Math.round(font * 5.5);
+    const room = Math.max(200, (root.clientWidth || 900) - labelW - 12);
+    const aspect = o.rows / o.cols;                     // a cross-attention tile is not square
+    let tw = Math.floor((room - (H - 1) * OV_GAP) / H);
+    tw = Math.max(16, Math.min(tw, ui.h.lecture ? 150 : 110));
+    const tallest = window.innerHeight * (ui.h.lecture ? 0.45 : 0.55);
+    if (L * tw * aspect + (L - 1) * OV_GAP > tallest) tw = Math.max(16, Math.floor((tallest - (L - 1) * OV_GAP) / L / aspect));
+    const th = Math.max(8, Math.round(tw * aspect));
+    o.tw = tw; o.th = th;
+    o.W = H * tw + (H - 1) * OV_GAP; o.Hpx = L * th + (L - 1) * OV_GAP;
+    const grid = q(".aec-ov-grid");
+    grid.style.gridTemplateColumns = `${labelW}px ${o.W}px`;
+    grid.style.gridTemplateRows = `${Math.round(font * 1.6)}px ${o.Hpx}px`;
+    for (const c of [ovCanvas, ovOverlay]) { c.width = o.W; c.height = o.Hpx; c.style.width = `${o.W}px`; c.style.height = `${o.Hpx}px`; }
+    const stackBox = q(".aec-ov-stack");
+    stackBox.style.width = `${o.W}px`; stackBox.style.height = `${o.Hpx}px`;
+    const xl = q(".aec-ov-xlabels"), yl = q(".aec-ov-ylabels");
+    xl.replaceChildren(); yl.replaceChildren();
+    yl.style.height = `${o.Hpx}px`; xl.style.height = `${Math.round(font * 1.6)}px`;
+    // head numbers above the columns (every one, or every k-th where tiles are narrow)
+    const every = Math.max(1, Math.ceil((font * 1.8) / (tw + OV_GAP)));
+    for (let hd = 0; hd < H; hd += every) {
+      const sp = el("span", "", o.names ? o.names[hd] : String(hd));
+      sp.style.left = `${hd * (tw + OV_GAP) + tw / 2}px`;
+      xl.appendChild(sp);
+    }
+    o.layers.forEach((layer, l) => {
+      const sp = el("span", "", o.row_names ? o.row_names[l] : t("layer.n", { layer }));
+      sp.style.top = `${l * (th + OV_GAP) + th / 2}px`;
+      yl.appendChild(sp);
+    });
+  }
+
+  // The uint8 code of one tile cell at a stage (NO_VALUE 255 where masked) and its range.
+  function ovCode(stage, l, hd, r, c) {
+    const o = ui.ov, a = ui.n.a, cell = (r * o.cols + c), at = ((l * o.heads + hd) * o.rows + r) * o.cols + c;
+    const ok = a.ov_allowed[l * o.rows * o.cols + cell] !== 0;
+    if (stage === "weights") return a.ov_weights[at];
+    if (stage === "mask") return ok ? 254 : 255;
+    const biased = a.ov_biased ? a.ov_biased[at] : a.ov_scores[at];
+    if (stage === "scores" || stage === "scaled") return a.ov_scores[at];
+    if (stage === "biased") return biased;
+    return ok ? biased : 255;        // masked: where the block has an allowed pair (pooled: its mean)
+  }
+  function ovRange(stage) {
+    const r = ui.ov.ranges, s = ui.ov.scale;
+    if (stage === "weights") return r.weights;
+    if (stage === "mask") return [0, 1];
+    if (stage === "scores") return r.scores;
+    return r.biased || [r.scores[0] * s, r.scores[1] * s];
+  }
+  function paintOverview() {
+    const o = ui.ov;
+    if (!o) return;
+    const stage = ui.stage, lut = SIGNED.has(stage) ? ui.n.a.diverging : ui.n.a.sequential;
+    const image = ovCanvas.getContext("2d").createImageData(o.W, o.Hpx), px = image.data;
+    for (let i = 0; i < px.length; i += 4) { px[i] = 255; px[i + 1] = 255; px[i + 2] = 255; px[i + 3] = 255; }
+    const colOf = new Int32Array(o.tw), rowOf = new Int32Array(o.th);
+    for (let x = 0; x < o.tw; x++) colOf[x] = Math.min(o.cols - 1, Math.floor((x * o.cols) / o.tw));
+    for (let y = 0; y < o.th; y++) rowOf[y] = Math.min(o.rows - 1, Math.floor((y * o.rows) / o.th));
+    o.layers.forEach((_, l) => {
+      for (let hd = 0; hd < o.heads; hd++) {
+        const left = hd * (o.tw + OV_GAP), top = l * (o.th + OV_GAP);
+        for (let y = 0; y < o.th; y++) {
+          for (let x = 0; x < o.tw; x++) {
+            const code = ovCode(stage, l, hd, rowOf[y], colOf[x]);
+            const at = ((top + y) * o.W + left + x) * 4;
+            if (code === 255) {
+              const rgb = ((x + y) >> 2) & 1 ? STRIPE_RGB : MASK_RGB;   // hatched: masked
+              px[at] = rgb[0]; px[at + 1] = rgb[1]; px[at + 2] = rgb[2];
+            } else {
+              const p = Math.round((code * 255) / 254) * 3;
+              px[at] = lut[p]; px[at + 1] = lut[p + 1]; px[at + 2] = lut[p + 2];
+            }
+          }
+        }
+      }
+    });
+    ovCanvas.getContext("2d").putImageData(image, 0, 0);
+    const [lo, hi] = ovRange(stage);
+    q(".aec-ov-title").textContent = isMatrices(ui.h) ? t("ov.title.matrices", { title: ui.h.title })
+      : t("ov.title", { kind: t(`kind.${ui.h.kind}`), stage: t(`stage.${stage}`) });
+    const note = [t("ov.note", { lo: fmt(lo, 3), hi: fmt(hi, 3) })];
+    if (o.factor > 1) note.push(t(POOL_MAX.has(stage) ? "ov.pooled_max" : "ov.pooled_mean", { f: o.factor }));
+    q(".aec-ov-note").textContent = note.join(" ");
+    drawOvOverlay();
+  }
+  function ovTileAt(event) {
+    const o = ui.ov, box = ovOverlay.getBoundingClientRect();
+    const x = event.clientX - box.left, y = event.clientY - box.top;
+    const hd = Math.floor(x / (o.tw + OV_GAP)), l = Math.floor(y / (o.th + OV_GAP));
+    const tx = x - hd * (o.tw + OV_GAP), ty = y - l * (o.th + OV_GAP);
+    if (hd < 0 || hd >= o.heads || l < 0 || l >= o.layers.length || tx >= o.tw || ty >= o.th) return null;
+    return { l, hd, r: Math.min(o.rows - 1, Math.floor((ty * o.rows) / o.th)), c: Math.min(o.cols - 1, Math.floor((tx * o.cols) / o.tw)) };
+  }
+  function drawOvOverlay(hover) {
+    const o = ui.ov, ctx = ovOverlay.getContext("2d");
+    ctx.clearRect(0, 0, o.W, o.Hpx);
+    const l = isMatrices(ui.h) ? 0 : o.layers.indexOf(ui.h.layer);
+    const outline = (hd, colour, width) => {
+      const x = hd * (o.tw + OV_GAP), y = l * (o.th + OV_GAP);
+      ctx.strokeStyle = colour; ctx.lineWidth = width;     // inside the tile: the canvas's edge cuts nothing
+      ctx.strokeRect(x + width / 2, y + width / 2, o.tw - width, o.th - width);
+    };
+    if (l >= 0) {       // the layer and head shown below
+      if (ui.head === "mean") for (let hd = 0; hd < o.heads; hd++) outline(hd, "#a04000", 2);
+      else outline(ui.head, "#a04000", 3);
+    }
+    if (hover) {
+      ctx.strokeStyle = "#000000"; ctx.lineWidth = 1;
+      ctx.strokeRect(hover.hd * (o.tw + OV_GAP) + 0.5, hover.l * (o.th + OV_GAP) + 0.5, o.tw - 1, o.th - 1);
+    }
+  }
+  ovOverlay.addEventListener("pointermove", (event) => {
+    if (!ui.ov) return;
+    const tile = ovTileAt(event);
+    drawOvOverlay(tile);
+    if (!tile) { ovTip.hidden = true; return; }
+    const o = ui.ov, code = ovCode(ui.stage, tile.l, tile.hd, tile.r, tile.c), [lo, hi] = ovRange(ui.stage);
+    const name = isMatrices(ui.h) ? ui.h.values[tile.hd] : valueName();
+    const value = code === 255 ? t("tip.masked") : `${name} ≈ ${fmt(lo + (code / 254) * (hi - lo), 3)}`;
+    const where = o.names ? o.names[tile.hd] : t("ov.tip.tile", { layer: o.layers[tile.l], head: tile.hd });
+    ovTip.textContent = [where, value, t("ov.tip.open")].join("\n");
+    ovTip.hidden = false;
+    const box = ovOverlay.getBoundingClientRect();
+    let x = event.clientX - box.left + 14, y = event.clientY - box.top + 14;
+    if (x + ovTip.offsetWidth > o.W) x = Math.max(0, x - ovTip.offsetWidth - 28);
+    ovTip.style.left = `${x}px`; ovTip.style.top = `${y}px`;
+  });
+  ovOverlay.addEventListener("pointerleave", () => { ovTip.hidden = true; if (ui.ov) drawOvOverlay(); });
+  ovOverlay.addEventListener("click", (event) => {
+    if (!ui.ov) return;
+    const tile = ovTileAt(event);
+    if (!tile) return;
+    const layer = ui.ov.layers[tile.l];
+    if (layer === ui.h.layer || isMatrices(ui.h)) { setHead(tile.hd); return; }
+    if (ui.h.standalone) { q(".aec-title").textContent = t("ov.standalone", { layer }); return; }
+    // Another layer: its numbers are on the server. Tell Python now (one rerun) and say so.
+    ui.head = tile.hd;
+    writeUrl();
+    q(".aec-title").textContent = t("ov.loading", { layer });
+    sendWhenIdle(() => ({ ...choice(), layer }));
+  });
 
   // -- geometry ---------------------------------------------------------------------------------
   function cellAt(event) {
@@ -442,6 +652,17 @@ function bindOnce(root) {
       ctx.strokeStyle = colour; ctx.lineWidth = width;
       ctx.strokeRect(x + 0.5, y + 0.5, Math.max(w - 1, 3), Math.max(hgt - 1, 3));
     };
+    // where the model's own output begins (Generation): a dashed line above the first generated
+    // row, white under black so it shows on both ends of the colour scale
+    const flags = ui.n.a.query_flags, first = flags.findIndex((f) => f & GENERATED);
+    if (first > 0 && first >= ui.view.y0 && first < ui.view.y1) {
+      const y = Math.round(cellBox(first, 0)[1]) + 0.5;
+      ctx.setLineDash([]); ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 4;
+      ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(ui.W, y); ctx.stroke();
+      ctx.setLineDash([8, 5]); ctx.strokeStyle = "#000000"; ctx.lineWidth = 2;
+      ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(ui.W, y); ctx.stroke();
+      ctx.setLineDash([]);
+    }
     if (ui.hover) {        // crosshair: the row's and the column's band
       const [x, y, w, hgt] = cellBox(ui.hover[0], ui.hover[1]);
       ctx.fillStyle = "rgba(255,255,255,0.28)";
@@ -462,7 +683,7 @@ function bindOnce(root) {
     const lines = [
       `${t("tip.query")} ${i}: ${labelText(h.query_tokens[i], n.a.query_flags[i])}`,
       `${t("tip.key")} ${j}: ${labelText(h.key_tokens[j], n.a.key_flags[j])}`,
-      value !== value ? t("tip.masked") : `${t(`short.${ui.stage}`)} = ${fmt(value)}`,
+      value !== value ? t("tip.masked") : `${valueName()} = ${fmt(value)}`,
     ];
     if (ui.pooled) lines.push(t("tip.exact"));
     tip.textContent = lines.join("\n");
@@ -500,6 +721,7 @@ function bindOnce(root) {
       steps.appendChild(d);
       return d;
     };
+    if (isMatrices(h)) { matrixRow(i, j, line, steps); return; }
     const heads = ui.head === "mean" ? [...Array(n.H).keys()] : [ui.head];
     const change = ui.stage === "change";
     if (change) {     // the two runs' weights of this cell, and their difference
@@ -579,6 +801,31 @@ function bindOnce(root) {
     if (va) deriv.appendChild(el("div", "", t("d.z", { i })));
   }
 
+  // A ready-made matrix's cell: its value, and the largest values of its row (where position i's
+  // attention, or rollout, comes from), the chosen one outlined.
+  function matrixRow(i, j, line, steps) {
+    const n = ui.n, C = n.C, m = n.matrix(ui.head, "weights"), h = ui.h;
+    const value = m[i * C + j];
+    line(`${h.names[ui.head]} = ${fmt(value)}`, "weight", value);
+    deriv.dataset.weight = String(value === value ? value : 0);
+    deriv.appendChild(steps);
+    deriv.appendChild(el("div", "", t("d.matrix_row", { i })));
+    const order = [...Array(C).keys()].filter((jj) => m[i * C + jj] === m[i * C + jj]).sort((a, b) => m[i * C + b] - m[i * C + a]);
+    const top = order.slice(0, 10);
+    if (!top.includes(j) && value === value) top.push(j);
+    const most = Math.max(...top.map((jj) => m[i * C + jj]), 1e-9);
+    for (const jj of top) {
+      const r = el("div", jj === j ? "row chosen" : "row");
+      r.appendChild(el("span", tokenClass(n.a.key_flags[jj]), `${labelText(h.key_tokens[jj], n.a.key_flags[jj])} ${jj}`));
+      const wrap = el("div", "barwrap"), fill = el("div", "barfill");
+      fill.style.width = `${Math.round((m[i * C + jj] / most) * 100)}%`;
+      wrap.appendChild(fill); r.appendChild(wrap);
+      r.appendChild(el("span", "", fmt(m[i * C + jj])));
+      deriv.appendChild(r);
+    }
+    if (order.length > top.length) deriv.appendChild(el("div", "", t("d.more", { n: order.length - top.length })));
+  }
+
   // -- choosing -----------------------------------------------------------------------------------
   function choose(cell, open) {
     ui.sel = cell; ui.cell = cell;
@@ -591,7 +838,7 @@ function bindOnce(root) {
   function buttons() {
     const h = ui.h;
     const heads = q(".aec-heads");
-    heads.replaceChildren(el("span", "aec-label", t("head")));
+    heads.replaceChildren(el("span", "aec-label", t(isMatrices(h) ? "show" : "head")));
     const add = (box, text, key, value, onclick) => {
       const b = el("button", "", text);
       b.type = "button"; b.dataset[key] = String(value);
@@ -599,9 +846,11 @@ function bindOnce(root) {
       box.appendChild(b);
     };
     const off = new Set(h.heads_off || []);   // Intervene: heads switched off in the second run
-    for (let hd = 0; hd < h.heads; hd++) add(heads, off.has(hd) ? t("head.off", { head: hd }) : String(hd), "head", hd, () => setHead(hd));
+    const name = (hd) => (isMatrices(h) ? h.names[hd] : off.has(hd) ? t("head.off", { head: hd }) : String(hd));
+    for (let hd = 0; hd < h.heads; hd++) add(heads, name(hd), "head", hd, () => setHead(hd));
     if (h.mean !== false) add(heads, t("head.mean"), "head", "mean", () => setHead("mean"));
     const stages = q(".aec-stages");
+    stages.hidden = h.stages.length < 2;        // one stage: nothing to choose
     stages.replaceChildren(el("span", "aec-label", t("stage")));
     for (const s of h.stages) add(stages, t(`stage.${s}`), "stage", s, () => setStage(s));
   }
@@ -615,7 +864,7 @@ function bindOnce(root) {
       if (Math.abs(event.clientX - d.x) + Math.abs(event.clientY - d.y) > 3) d.moved = true;
       if (d.moved) {
         pan(d.view, -dx, -dy);
-        paint();
+        paintSoon();
         return;
       }
     }
@@ -646,8 +895,15 @@ function bindOnce(root) {
     const w = Math.min(ui.n.C, Math.max(Math.min(MIN_ZOOM_CELLS, ui.n.C), (v.x1 - v.x0) * factor));
     const hh = Math.min(ui.n.R, Math.max(Math.min(MIN_ZOOM_CELLS, ui.n.R), (v.y1 - v.y0) * factor));
     ui.view = clampView({ x0: cx - fx * w, x1: cx - fx * w + w, y0: cy - fy * hh, y1: cy - fy * hh + hh });
-    paint();
+    paintSoon();
   }, { passive: false });
+  // Pointer moves and wheel notches come faster than a 2048² picture paints: the view follows
+  // each at once, the picture once per frame.
+  function paintSoon() {
+    if (ui.paintQueued) return;
+    ui.paintQueued = true;
+    requestAnimationFrame(() => { ui.paintQueued = false; if (ui.n) paint(); });
+  }
   function pan(from, dx, dy) { ui.view = clampView({ x0: from.x0 + dx, x1: from.x1 + dx, y0: from.y0 + dy, y1: from.y1 + dy }); }
   function clampView(v) {
     const C = ui.n.C, R = ui.n.R, w = v.x1 - v.x0, h = v.y1 - v.y0;
@@ -708,7 +964,7 @@ function bindOnce(root) {
     ui.view = clampView({ x0: cell[1] - w / 2, x1: cell[1] + w / 2, y0: cell[0] - h / 2, y1: cell[0] + h / 2 });
     paint();
   }
-  window.addEventListener("resize", () => { if (ui.n) { layout(); paint(); } });
+  window.addEventListener("resize", () => { if (ui.n) { layout(); if (ui.ov) { ovLayout(); ui.ovStage = null; } paint(); } });
 
   // -- a new payload ----------------------------------------------------------------------------
   // The server hears of the choices made here only on a later run (see `changed`), so a payload
@@ -732,7 +988,9 @@ function bindOnce(root) {
     ui.sent = { head: header.head, stage: header.stage, cell: cellKey };
     if (!same || !ui.view) ui.view = { x0: 0, x1: header.cols, y0: 0, y1: header.rows };
     root.classList.toggle("lecture", !!header.lecture);
-    buttons(); layout(); paint(); derivation(); titleAndNotes(); writeUrl();
+    ui.ov = header.overview || null; ui.ovStage = null;
+    ovBox.hidden = !ui.ov;
+    buttons(); layout(); if (ui.ov) ovLayout(); paint(); derivation(); titleAndNotes(); writeUrl();
   };
   return ui;
 }

@@ -7,25 +7,24 @@ import streamlit as st
 
 from analysis import head_entropy, kept_positions, mean_attention_distance, per_head_grid, restrict, rollout
 from viz import aggregate_figures as figures
-from viz.intervene import visible
-from viz.labels import token_label
+from ..canvas import matrices_canvas
 from ..context import PageContext, bound, forget_widget, set_view, shown_errors, sync_url
 from ..i18n import register
 
 register("en", {
-    "agg.mean.title": "Mean over heads, per layer",
-    "agg.mean.help": "mean_h α_ij: what the layer as a whole attends to. Rows are queries, columns keys; grey cells are masked.",
-    "agg.mean.figure": "{kind} · mean over heads, per layer",
-    "agg.rollout.title": "Attention rollout",
+    "agg.matrices.title": "Mean over heads, per layer, and attention rollout",
+    "agg.matrices.figure": "{kind}: mean over heads and rollout",
+    "agg.mean.help": "mean_h α_ij: what the layer as a whole attends to. Rows are queries, columns keys; hatched cells are masked. Click a cell: its row's largest values are listed beside the matrix.",
+    "agg.mean.name": "mean L{layer}",
+    "agg.mean.value": "mean α",
+    "agg.rollout.name": "rollout",
+    "agg.rollout.value": "rollout",
     "agg.rollout.help": "Abnar & Zuidema (2020): each layer's mean attention plus the residual, Ã = 0.5·A + 0.5·I (rows renormalised), multiplied through the layers: R = Ã_L ··· Ã_1. Row i says how much each input position flows into position i at the top.",
-    "agg.rollout.figure": "{kind} · attention rollout over {n} layers",
     "agg.rollout.over": "Computed over all {n} positions of the sequence, through every layer of this attention.",
     "agg.rollout.over.hidden": ("Computed over the full sequence, as the model ran it ({n} positions, special tokens "
                                 "included), then restricted to the {k} tokens shown. Rows are not renormalised: a "
                                 "row sums to less than 1 by the share that flows in from the hidden tokens."),
     "agg.rollout.cross": "Rollout composes self-attention only: queries and keys must be the same positions so that layers multiply and the residual is the identity. Cross-attention maps decoder positions to encoder positions, so choose encoder or decoder self-attention for the rollout.",
-    "agg.rollout.row": "Query row to show as bars",
-    "agg.rollout.row.figure": "rollout row of {token} ({row}): where its representation comes from",
     "agg.heads.title": "Per-head maps: which heads are worth a look",
     "agg.heads.help": "Entropy in bits (low: the head looks at one or two tokens; the top of the scale is a uniform head) and mean attention distance in tokens (small: local heads such as previous-token heads; large: long-range heads). Both are means over the query rows.",
     "agg.entropy.figure": "{kind}<br>entropy per head (bits; low = focused)",
@@ -38,18 +37,18 @@ register("en", {
     "agg.tokens": "{d:.2f} tokens",
 })
 register("zh", {
-    "agg.mean.title": "每层的多头平均",
-    "agg.mean.help": "mean_h α_ij：整层关注的位置。行是查询，列是键；灰色格子表示被掩码。",
-    "agg.mean.figure": "{kind} · 每层的多头平均",
-    "agg.rollout.title": "注意力展开（rollout）",
+    "agg.matrices.title": "每层的多头平均，以及注意力展开（rollout）",
+    "agg.matrices.figure": "{kind}：多头平均与展开",
+    "agg.mean.help": "mean_h α_ij：整层关注的位置。行是查询，列是键；带斜线的格子表示被掩码。点击一个单元格：矩阵旁列出它所在行中最大的值。",
+    "agg.mean.name": "第 {layer} 层平均",
+    "agg.mean.value": "平均 α",
+    "agg.rollout.name": "展开",
+    "agg.rollout.value": "展开值",
     "agg.rollout.help": "Abnar & Zuidema（2020）：每层的平均注意力加上残差，Ã = 0.5·A + 0.5·I（行重新归一化），逐层相乘：R = Ã_L ··· Ã_1。第 i 行表示每个输入位置有多少信息流入顶层的位置 i。",
-    "agg.rollout.figure": "{kind} · {n} 层的注意力展开",
     "agg.rollout.over": "在序列的全部 {n} 个位置上、经过此注意力的每一层计算。",
     "agg.rollout.over.hidden": ("先在完整序列上按模型实际的运行计算（{n} 个位置，包括特殊词元），再只保留显示的 {k} 个词元。"
                                 "各行没有重新归一化：一行之和比 1 少的部分，就是从隐藏词元流入的份额。"),
     "agg.rollout.cross": "注意力展开只能组合自注意力：查询和键必须是同一组位置，各层才能相乘，残差才是单位矩阵。编码器-解码器注意力把解码器位置映射到编码器位置，请选择编码器或解码器自注意力来查看展开。",
-    "agg.rollout.row": "以柱状图显示的查询行",
-    "agg.rollout.row.figure": "{token}（位置 {row}）的展开行：它的表示来自哪些输入位置",
     "agg.heads.title": "逐头图：哪些头值得细看",
     "agg.heads.help": "熵（比特；低：该头只看一两个词元；色标顶端是均匀分布的头）与平均注意力距离（词元；小：局部的头，如看前一个词元的头；大：远程的头）。两者都是对查询行取平均。",
     "agg.entropy.figure": "{kind}<br>每个头的熵（比特；越低越集中）",
@@ -61,28 +60,6 @@ register("zh", {
     "agg.open": "在“探索”页中打开此头",
     "agg.tokens": "{d:.2f} 个词元",
 })
-
-
-def mean_section(ctx: PageContext, records: list, kind: str) -> None:
-    t = ctx.t
-    st.markdown(f"**{t('agg.mean.title')}**")
-    st.caption(t("agg.mean.help"))
-    with shown_errors(t, "drawing the mean over heads"):
-        ctx.chart(figures.mean_heads_figure(records, title=t("agg.mean.figure", kind=t(f"kind.{kind}")), t=t),
-                  key="aggregates.mean")
-
-
-@st.fragment
-def rollout_row(ctx: PageContext, matrix: np.ndarray, tokens: list, kind: str) -> None:
-    """The chosen row of the rollout as bars: reruns alone, never the rollout or the model."""
-    with shown_errors(ctx.t, "drawing the rollout row"):
-        n = matrix.shape[0]
-        # The key names the kind and length: a stored row of another sequence may not exist here.
-        row = st.selectbox(ctx.t("agg.rollout.row"), options=list(range(n)), index=n - 1,
-                           format_func=lambda i: f"{visible(tokens[i])} ({i})", key=f"aggregates.row.{kind}.{n}")
-        # token_label: the title is plotly text, where markup in a token must stay literal.
-        title = ctx.t("agg.rollout.row.figure", token=token_label(tokens[row]), row=row)
-        ctx.chart(figures.rollout_row_figure(matrix, tokens, row, title=title, t=ctx.t), key="aggregates.rollout_row")
 
 
 def shown_rollout(ctx: PageContext, kind: str) -> tuple[np.ndarray, list, int]:
@@ -101,21 +78,33 @@ def shown_rollout(ctx: PageContext, kind: str) -> tuple[np.ndarray, list, int]:
     return restrict(matrix, kept), [tokens[i] for i in kept], n
 
 
-def rollout_section(ctx: PageContext, records: list, kind: str) -> None:
+def matrices_section(ctx: PageContext, records: list, kind: str) -> None:
+    """Every layer's mean over heads and, for self-attention, the rollout, on one attention canvas:
+    one button and one tile each, switched in the browser; a clicked cell lists its row."""
     t = ctx.t
-    st.markdown(f"**{t('agg.rollout.title')}**")
-    if kind == "cross":
-        st.info(t("agg.rollout.cross"))
-        return
-    st.caption(t("agg.rollout.help"))
+    st.markdown(f"**{t('agg.matrices.title')}**")
+    st.caption(t("agg.mean.help"))
+    records = sorted(records, key=lambda r: r.layer)
+    matrices = [figures.masked_mean(r) for r in records]
+    names = [t("agg.mean.name", layer=r.layer) for r in records]
+    values = [t("agg.mean.value")] * len(records)         # what a cell holds, per matrix
     with shown_errors(t, "computing the rollout"):
-        matrix, tokens, n = shown_rollout(ctx, kind)                   # [shown, shown]
-        k = matrix.shape[0]
-        st.caption(t("agg.rollout.over", n=n) if k == n else t("agg.rollout.over.hidden", n=n, k=k))
-        ctx.chart(figures.rollout_figure(matrix, tokens, title=t("agg.rollout.figure", kind=t(f"kind.{kind}"),
-                                                                  n=len(records)), t=t),
-                  key="aggregates.rollout")
-        rollout_row(ctx, matrix, tokens, kind)
+        if kind == "cross":
+            st.info(t("agg.rollout.cross"))
+        else:
+            matrix, tokens, n = shown_rollout(ctx, kind)                   # [shown, shown]
+            k = matrix.shape[0]
+            if not ctx.lecture or k != n:    # in a hall the lecturer says it; the picture comes first
+                st.caption(t("agg.rollout.help"))
+                st.caption(t("agg.rollout.over", n=n) if k == n else t("agg.rollout.over.hidden", n=n, k=k))
+            if matrix.shape == matrices[0].shape:        # the positions the means are drawn over
+                matrices.append(matrix)
+                names.append(t("agg.rollout.name"))
+                values.append(t("agg.rollout.value"))
+    with shown_errors(t, "drawing the mean over heads and the rollout"):
+        matrices_canvas(ctx, matrices, names, records[0].query_tokens, kind, key="aggregates.canvas",
+                        chosen=len(matrices) - 1, title=t("agg.matrices.figure", kind=t(f"kind.{kind}")),
+                        values=values, key_tokens=records[0].key_tokens)
 
 
 def open_in_explore(kind: str, layer: int, head: int) -> None:
@@ -171,7 +160,6 @@ def render(ctx: PageContext) -> None:
                  format_func=lambda k: t(f"kind.{k}"))
     records = ctx.trace.records_of(kind)
     st.subheader(f"{t(f'kind.{kind}')}: {t(f'kind.{kind}.help')}")
-    mean_section(ctx, records, kind)
-    rollout_section(ctx, records, kind)
+    matrices_section(ctx, records, kind)
     head_maps_section(ctx, records, kind)
     sync_url()

@@ -8,7 +8,7 @@ from viz import generation as gen
 from viz.labels import VISIBLE
 from ..context import PageContext, bound, forget_widget, set_view, shown_errors, sync_url, view
 from ..i18n import register
-from ..settings import validate_figures
+from ..canvas import attention_canvas
 
 from ..state import DECODER_INPUTS as MODES
 from ..state import MAX_NEW_TOKENS
@@ -49,8 +49,9 @@ register("en", {
     "generation.steps.count": "{n} steps. Step {t} chose this token:",
     "generation.steps.caption": ("At step t the decoder reads the prefix; the output at its last position gives "
                                  "the probabilities of the next token, and the most probable one is appended. "
-                                 "Below: that last position's row of attention in layer {layer} (query = the last position, "
-                                 "keys = the source tokens or the prefix)."),
+                                 "Below: the attention of that step's pass in layer {layer}; its last row is the query of "
+                                 "the last position (keys: the source tokens, or the prefix), opened at the key it "
+                                 "attends to most."),
 })
 register("zh", {
     "generation.encoder_only": ("{name} 是仅编码器模型：它根据两侧的上下文填充 [MASK] 词元，但不会一次一个词元地"
@@ -77,7 +78,7 @@ register("zh", {
     "generation.steps.slider": "第 t 步",
     "generation.steps.none": "没有生成空间：文本已占满模型的 {max_len} 个词元。",
     "generation.steps.count": "共 {n} 步。第 {t} 步选出的词元：",
-    "generation.steps.caption": "在第 t 步，解码器读取前缀；其最后一个位置的输出给出下一个词元的概率，概率最高的词元被接到前缀后面。下方：第 {layer} 层中这个最后位置的注意力行（查询 = 最后位置，键 = 源词元或前缀）。",
+    "generation.steps.caption": "在第 t 步，解码器读取前缀；其最后一个位置的输出给出下一个词元的概率，概率最高的词元被接到前缀后面。下方：这一步前向计算在第 {layer} 层的注意力；最后一行是最后位置的查询（键 = 源词元或前缀），已打开它最关注的键。",
 })
 
 
@@ -111,10 +112,10 @@ def cross_section(ctx: PageContext, trace, layer: int) -> None:
         st.caption(t("generation.cross.caption", layer=layer))
     st.caption(t("generation.cross.generated") if trace.generated_from is not None else t("generation.cross.given"))
     with shown_errors(t, "drawing the cross-attention"):
-        record = trace.get("cross", layer)
-        ctx.chart(gen.cross_grid(record, trace.generated_from, t=t), key="generation.cross_grid")
-        ctx.chart(gen.cross_mean_heatmap(record, trace.generated_from, validate=validate_figures(), t=t),
-                  key="generation.cross_mean")
+        # every layer × head above, this layer's heads in full: the generated rows in bold, under
+        # a dashed line (attention_canvas.js)
+        attention_canvas(ctx, trace.get("cross", layer), trace, key="generation.canvas",
+                         overview=tuple(trace.records_of("cross")))
 
 
 def second_section(ctx: PageContext) -> int:
@@ -160,9 +161,9 @@ def steps_section(ctx: PageContext, layer: int) -> None:
         step_view(ctx, steps, layer)
 
 
-@st.fragment
 def step_view(ctx: PageContext, steps: list, layer: int) -> None:
-    """The step slider and step t's figures: reruns alone, never the model."""
+    """The step slider and step t's figures and canvas (the steps are cached: a step is a rerun,
+    never the model). Not a fragment: the canvas's choices rerun the page (ui/pages/explore.py)."""
     t = ctx.t
     with shown_errors(t, "drawing the step"):
         last = len(steps) - 1
@@ -179,8 +180,13 @@ def step_view(ctx: PageContext, steps: list, layer: int) -> None:
         st.code(VISIBLE.get(step.token, step.token), language=None)   # model text, shown literally
         st.caption(t("generation.steps.caption", layer=layer))
         ctx.chart(gen.step_prediction_figure(step, t=t), key="generation.step_prediction")
-        ctx.chart(gen.step_attention_figure(step, layer, t=t), key="generation.step_attention")
-    sync_url()      # a fragment's rerun ends here, not in app.py: the step goes into the link
+        # the pass that chose the token: its last row is the new token's query, opened at the
+        # key it attended most (cross-attention where the model has it, else masked self-attention)
+        record = gen.step_record(step, layer)
+        row = record.allowed.shape[0] - 1
+        attention_canvas(ctx, record, None, key="generation.step.canvas", cell_in_view=False,
+                         cell=(row, int(record.weights[:, row].mean(axis=0).argmax())))
+    sync_url()
 
 
 def render(ctx: PageContext) -> None:
