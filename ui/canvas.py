@@ -11,11 +11,14 @@ query as the browser changed it (the frontend sends its own copy), so the URL al
 """
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from typing import Optional
 
 import streamlit as st
 
-from viz.canvas import compare_payload, matrices_payload, record_payload, trace_flags
+from viz.canvas import compare_payload, matrices_payload, overview_payload_part, record_payload, trace_flags
 from viz.stages import MATRIX_VIEWS
 
 from .context import forget_widget, set_view, view
@@ -203,12 +206,12 @@ def attention_canvas(ctx, record, trace, key: str, head=None, stage: Optional[st
     if head != "mean" and not 0 <= int(head) < record.n_heads:
         head = 0
     stage = stage or v.stage
-    if cell is None and v.query is not None and v.key is not None:
-        cell = (v.query, v.key)
+    cell = view_cell() if cell is None else cell
     flags = trace_flags(trace, record.kind, *record.allowed.shape, record.allowed) if trace is not None else None
     payload = record_payload(record, head, stage if stage in stages else "weights", cell, flags,
                              canvas_text(ctx.t, record.kind), lecture=ctx.lecture, show=stages,
-                             mean=mean, sync_ms=sync_ms, overview=overview, cell_in_view=cell_in_view)
+                             mean=mean, sync_ms=sync_ms, overview=overview_of(overview) if overview else None,
+                             cell_in_view=cell_in_view)
     _mount(key, payload)
     return payload
 
@@ -219,7 +222,7 @@ def compare_canvas(ctx, before, after, trace, key: str, heads_off=(), labels=Non
     stage (not the view's: "after − before" is not a stage of one run)."""
     v = view()
     head = v.head if v.head == "mean" or (isinstance(v.head, int) and 0 <= v.head < after.n_heads) else 0
-    cell = (v.query, v.key) if v.query is not None and v.key is not None else None
+    cell = view_cell()
     n_rows, n_cols = (min(a, b) for a, b in zip(before.allowed.shape, after.allowed.shape))
     flags = trace_flags(trace, after.kind, n_rows, n_cols, after.allowed[:n_rows, :n_cols]) if trace is not None else None
     payload = compare_payload(before, after, head, "change", cell, flags, canvas_text(ctx.t, after.kind, compare=True),
@@ -231,13 +234,43 @@ def matrices_canvas(ctx, matrices, names, tokens, kind: str, key: str, chosen: i
                     key_tokens=None) -> bytes:
     """Mount the canvas on ready-made matrices (viz.canvas.matrices_payload): a button and a tile
     each, exact values on hover, a clicked cell's row listed; the view's cell opens."""
-    v = view()
-    cell = (v.query, v.key) if v.query is not None and v.key is not None else None
+    cell = view_cell()
     payload = matrices_payload(matrices, names, tokens, kind, chosen=chosen, cell=cell,
                                text=canvas_text(ctx.t, kind), lecture=ctx.lecture, title=title, values=values,
                                key_tokens=key_tokens)
     _mount(key, payload)
     return payload
+
+
+# The overview of a trace's records, once per trace: pooling every layer costs 0.3-0.6 s at 512
+# MiniLM tokens, and every rerun (a layer, a canvas's choice, a language) mounts the canvas again
+# with the same (cached) trace. Keyed by the records' ids and checked by a weak reference to the
+# first, so that an entry never keeps a trace alive nor answers for another one.
+_OVERVIEWS: "OrderedDict[tuple, tuple]" = OrderedDict()
+_OVERVIEWS_LOCK = threading.Lock()       # sessions run in threads of one process
+_OVERVIEWS_KEPT = 16
+
+
+def overview_of(records) -> tuple[dict, dict]:
+    """viz.canvas.overview_payload_part(records), computed once while the records live."""
+    key = tuple(id(r) for r in records)
+    with _OVERVIEWS_LOCK:
+        hit = _OVERVIEWS.get(key)
+        if hit is not None and hit[0]() is records[0]:
+            _OVERVIEWS.move_to_end(key)
+            return hit[1]
+    part = overview_payload_part(records)
+    with _OVERVIEWS_LOCK:
+        _OVERVIEWS[key] = (weakref.ref(records[0]), part)
+        while len(_OVERVIEWS) > _OVERVIEWS_KEPT:
+            _OVERVIEWS.popitem(last=False)
+    return part
+
+
+def view_cell() -> Optional[tuple[int, int]]:
+    """The view's chosen cell (query, key), or None when none is chosen."""
+    v = view()
+    return (v.query, v.key) if v.query is not None and v.key is not None else None
 
 
 def _mount(key: str, payload: bytes) -> None:

@@ -113,9 +113,10 @@ def unpack(payload: bytes) -> tuple[dict, dict[str, np.ndarray]]:
 def record_payload(record, head, stage: str, cell: Optional[tuple[int, int]] = None,
                    flags: Optional[tuple[np.ndarray, np.ndarray]] = None, text: Optional[dict] = None,
                    lecture: bool = False, show: tuple = MATRIX_VIEWS, mean: bool = True,
-                   sync_ms: int = 2000, overview: Sequence = (), cell_in_view: bool = True) -> bytes:
+                   sync_ms: int = 2000, overview: Optional[tuple[dict, dict]] = None,
+                   cell_in_view: bool = True) -> bytes:
     """The canvas's payload for one record (every head of one attention call), and with
-    `overview` (every layer's record of its kind) the overview of them all.
+    `overview` (overview_payload_part of every layer's record of its kind) their overview.
 
     head: an index or "mean"; stage: one of viz.stages.MATRIX_VIEWS; cell: (query, key) whose
     derivation opens, or None; flags: (query flags, key flags) as token_flags makes them; text:
@@ -128,8 +129,8 @@ def record_payload(record, head, stage: str, cell: Optional[tuple[int, int]] = N
     header, arrays = _record_part(record, n_rows, n_cols, flags)
     header.update(_view_part(head, stage, cell, text, lecture, show, mean, sync_ms))
     header["cell_in_view"] = bool(cell_in_view)
-    if overview:
-        part, tiles = overview_payload_part(overview)
+    if overview is not None:
+        part, tiles = overview
         header.update(part)
         arrays.update(tiles)
     return pack(header, arrays)
@@ -209,8 +210,7 @@ def matrices_payload(matrices: Sequence[np.ndarray], names: Sequence[str], token
     tiles = np.where(ok, tiles, np.nan)
     finite = tiles[np.isfinite(tiles)]
     hi = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    codes = np.rint(np.nan_to_num(tiles) / hi * CODES).clip(0, CODES).astype(np.uint8)
-    arrays["ov_weights"] = np.where(np.isfinite(tiles), codes, NO_VALUE).astype(np.uint8)[None]   # [1, matrix, r, c]
+    arrays["ov_weights"] = coded(tiles, 0.0, hi)[None]                     # [1, matrix, r, c]
     arrays["ov_allowed"] = ok.any(axis=0).astype(np.uint8)[None]
     header["overview"] = {"layers": [0], "heads": int(stack.shape[0]), "rows": int(tiles.shape[1]),
                           "cols": int(tiles.shape[2]), "factor": int(factor), "ranges": {"weights": [0.0, hi]},
@@ -262,8 +262,7 @@ def overview_payload_part(records: Sequence) -> tuple[dict, dict]:
         top = float(np.abs(finite).max()) if finite.size else 1.0
         lo, hi = (0.0, float(finite.max()) if finite.size and finite.max() > 0 else 1.0) \
             if stage == "weights" else (-top or -1.0, top or 1.0)
-        codes = np.rint((np.nan_to_num(values, nan=lo) - lo) / (hi - lo) * CODES).clip(0, CODES).astype(np.uint8)
-        arrays[f"ov_{stage}"] = np.where(np.isfinite(values), codes, NO_VALUE).astype(np.uint8)
+        arrays[f"ov_{stage}"] = coded(values, lo, hi)
         ranges[stage] = [lo, hi]
     arrays["ov_allowed"] = allowed
     header = {"overview": {
@@ -299,6 +298,12 @@ def _record_part(record, n_rows: int, n_cols: int, flags=None) -> tuple[dict, di
         "query_tokens": list(record.query_tokens[:n_rows]), "key_tokens": list(record.key_tokens[:n_cols]),
     }
     return header, arrays
+
+
+def coded(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """uint8 codes of an overview's tiles: 0..CODES linear over [lo, hi], NO_VALUE where NaN."""
+    codes = np.rint((np.nan_to_num(values, nan=lo) - lo) / (hi - lo) * CODES).clip(0, CODES).astype(np.uint8)
+    return np.where(np.isfinite(values), codes, NO_VALUE).astype(np.uint8)
 
 
 def _view_part(head, stage, cell, text, lecture, show, mean, sync_ms) -> dict:

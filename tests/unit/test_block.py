@@ -20,7 +20,7 @@ import torch
 import model
 from model.block import FAMILIES, STEPS, block_view, family_of
 from tests import ROOT
-from tests.tiny_hf import TARGET, TEXT, build
+from tests.tiny_hf import TARGET, TEXT
 
 # Each stack's layers and what follows its last layer (a final norm, or None: the last layer's
 # output is the stack's output), as paths from the network's base model.
@@ -244,19 +244,6 @@ def test_names_import_without_torch():
 
 # ---- Hugging Face families: tiny seeded models, and the real all-MiniLM-L6-v2 ---------------------
 
-@pytest.fixture(scope="module")
-def hf(tmp_path_factory):
-    loaded = {}
-
-    def get(family):
-        if family not in loaded:
-            folder = tmp_path_factory.mktemp(family)
-            build(family, folder)
-            loaded[family] = model.load(str(folder), device="cpu")
-        return loaded[family]
-    return get
-
-
 # family -> (order, norm, activation, gated)
 EXPECTED = {
     "bert": ("post-norm", "LayerNorm", "GELU", False),
@@ -272,8 +259,8 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("family", HF_FAMILIES)
-def test_hf_blocks_equal_the_model(family, hf):
-    m = hf(family)
+def test_hf_blocks_equal_the_model(family, hf_model):
+    m = hf_model(family)
     target = TARGET if m.arch.has_cross else None
     for kind in STACKS[family]:
         views = check_stack(m, family, kind, TEXT, target, range(m.n_layers), [0, 3, -1])
@@ -284,16 +271,16 @@ def test_hf_blocks_equal_the_model(family, hf):
         assert view.final_norm == (STACKS[family][kind][1] is not None)
 
 
-def test_gpt2_conv1d_weights_are_read_as_x_W(hf):
-    view = block_view(hf("gpt2"), TEXT, "decoder", 1, 2)
+def test_gpt2_conv1d_weights_are_read_as_x_W(hf_model):
+    view = block_view(hf_model("gpt2"), TEXT, "decoder", 1, 2)
     # Conv1D keeps [in, out]; GPT-2's inner width is 4 · d_model when the config names none.
     assert view.get("ffn_in").weight_shape == (32, 128) and view.get("ffn_out").weight_shape == (128, 32)
     assert view.get("W_O").weight_shape == (32, 32)
     assert "GELU (tanh approximation) instead of ReLU" in view.differences
 
 
-def test_llama_gate_and_rms_norm(hf):
-    view = block_view(hf("llama"), TEXT, "decoder", 0, 3)
+def test_llama_gate_and_rms_norm(hf_model):
+    view = block_view(hf_model("llama"), TEXT, "decoder", 0, 3)
     gated = view.get("gated").value
     np.testing.assert_allclose(gated, view.get("activation").value * view.get("ffn_up").value, rtol=1e-6)
     silu = view.get("ffn_in").value / (1 + np.exp(-view.get("ffn_in").value))
@@ -304,8 +291,8 @@ def test_llama_gate_and_rms_norm(hf):
     assert any(d.startswith("no bias") for d in view.differences)
 
 
-def test_bert_is_the_source_texts_order(hf):
-    view = block_view(hf("bert"), TEXT, "encoder", 1, 1)
+def test_bert_is_the_source_texts_order(hf_model):
+    view = block_view(hf_model("bert"), TEXT, "encoder", 1, 1)
     assert view.description.startswith("post-norm (as the source text)")
     assert view.differences == ["GELU instead of ReLU"]
     post = view.steps_of("self")
